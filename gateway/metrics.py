@@ -1,0 +1,31 @@
+"""Prometheus counters for one app instance (a registry per app, never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    """Process-local counters; each `create_app` owns one so tests and workers never share state."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.decisions = Counter(
+            "consent_decisions", "Consent decisions recorded, by action.", ["action"], registry=self.registry
+        )
+        self.opt_ins = Counter(
+            "consent_opt_ins", "Decisions granting a category, by category.", ["category"], registry=self.registry
+        )
+        self.impressions = Counter("consent_banner_impressions", "Banner first layers shown.", registry=self.registry)
+        self.invalid_cookies = Counter(
+            "consent_invalid_cookies", "Consent cookies that failed verification, by reason.", ["reason"],
+            registry=self.registry,
+        )
+        self.csp_reports = Counter("consent_csp_reports", "CSP violation reports received.", registry=self.registry)
+        self.latency = Histogram(
+            "consent_request_seconds", "Latency of gateway routes.", ["route"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
