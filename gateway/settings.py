@@ -1,0 +1,232 @@
+"""One frozen, validated Settings, built once at the edge from TOML, then environment, then CLI flags.
+
+Every error names where the bad value came from (file and key, variable, or flag) so start-up fails
+with one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "gateway.toml"
+CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
+ENV_PREFIX = "GATEWAY_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message is one line naming its source, key and problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    origins: tuple[str, ...] = ("https://wgp.kz", "https://www.wgp.kz")
+    policy_url: str = "https://wgp.kz/privacy-policy"
+    policy_version: str = "2023-01-12"
+    languages: tuple[str, ...] = ("ru", "kk", "en")
+    default_language: str = "ru"
+    timezone: str = "Asia/Almaty"
+    categories: tuple[str, ...] = CATEGORIES
+    validity_days: int = 180
+    honor_gpc: bool = True
+    clear_site_data: bool = False
+    ip_truncation: bool = True
+    cookie_name: str = "wgp_consent"
+    cookie_domain: str = ""
+    cookie_secure: bool = True
+    cookie_samesite: str = "lax"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    prefix: str = "/_consent"
+    data_dir: Path = Path("data")
+    upstream: str = ""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    csp_mode: str = "enforce"
+    # Secrets: environment or file only.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    database: str = ""
+    # Site overrides of the vendor catalogue: {"vendors": {...}, "allow": {"hosts": [...]}}.
+    vendor_overrides: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    config_dir: Path = ROOT / "config"
+    static_dir: Path = ROOT / "static"
+    demo: bool = False
+
+    @property
+    def validity_seconds(self) -> int:
+        return self.validity_days * 86400
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'consent.sqlite3'}"
+
+    @property
+    def first_party_hosts(self) -> frozenset[str]:
+        return frozenset(urlsplit(o).hostname or "" for o in self.origins) - {""}
+
+
+_SECRET_FIELDS = {"secret_keys", "admin_token", "database"}
+_FILE_ONLY = {"vendor_overrides", "config_dir", "static_dir", "demo"}
+_FIELDS = {name: f for name, f in Settings.__dataclass_fields__.items() if name not in _FILE_ONLY}
+_SAMESITE = ("lax", "strict", "none")
+_CSP_MODES = ("enforce", "report-only", "off")
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turn a TOML, env or flag value into the field's type, or raise naming the source."""
+    default = Settings.__dataclass_fields__[name].default
+    kind = type(default) if default is not None else str
+    if name in ("secret_keys",):
+        kind = tuple
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if kind is tuple:
+            items = raw if isinstance(raw, list) else [p for p in str(raw).split(",")]
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if isinstance(default, Path):
+            return Path(str(raw))
+        if isinstance(raw, (list, dict)):
+            raise ValueError("expected a string")
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {name}: {exc} (got {raw!r})") from None
+
+
+def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: invalid TOML: {exc}") from None
+    values: dict[str, tuple[Any, str]] = {}
+    overrides = {k: data.pop(k) for k in ("vendors", "allow") if k in data}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise SettingsError(f"{path}: {section}: expected a [table]")
+        for key, raw in table.items():
+            where = f"{path}: [{section}] {key}"
+            if key not in _FIELDS or key in _SECRET_FIELDS:
+                hint = " (secrets come from the environment only)" if key in _SECRET_FIELDS else ""
+                raise SettingsError(f"{where}: unknown setting{hint}")
+            values[key] = (raw, where)
+    return values, overrides
+
+
+def _read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from GATEWAY_NAME, or from the file named by GATEWAY_NAME_FILE."""
+    var = ENV_PREFIX + name.upper()
+    if env.get(var):
+        return env[var]
+    path = env.get(var + "_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
+    return None
+
+
+def load_settings(
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    **fixed: Any,
+) -> Settings:
+    """Build Settings: TOML file, then GATEWAY_* environment, then CLI flags, then `fixed` (tests, demo)."""
+    env = os.environ if env is None else env
+    path = Path(config or env.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
+    values, overrides = _read_toml(path)
+    for name in _FIELDS:
+        if name in _SECRET_FIELDS:
+            continue
+        var = ENV_PREFIX + name.upper()
+        if var in env:
+            values[name] = (env[var], var)
+    for name, raw in (flags or {}).items():
+        if name not in _FIELDS or name in _SECRET_FIELDS:
+            raise SettingsError(f"--set {name}: unknown setting")
+        if raw is not None:
+            values[name] = (raw, f"--{name.replace('_', '-')}")
+    kwargs: dict[str, Any] = {n: _coerce(n, raw, where) for n, (raw, where) in values.items()}
+    keys = _read_secret(env, "secret_keys")
+    if keys:
+        kwargs["secret_keys"] = _coerce("secret_keys", keys, "GATEWAY_SECRET_KEYS")
+    kwargs["admin_token"] = _read_secret(env, "admin_token")
+    kwargs["database"] = _read_secret(env, "database") or ""
+    kwargs["vendor_overrides"] = overrides
+    kwargs["config_dir"] = path.parent
+    kwargs.update(fixed)
+    settings = Settings(**kwargs)
+    validate(settings, str(path))
+    return settings
+
+
+def validate(s: Settings, source: str = "settings") -> None:
+    """Check cross-field rules; raise SettingsError with one clear line."""
+
+    def bad(key: str, problem: str) -> SettingsError:
+        return SettingsError(f"{source}: {key}: {problem}")
+
+    for origin in s.origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise bad("origins", f"{origin!r} is not an origin like https://example.kz")
+    if not s.policy_url.startswith(("https://", "http://", "/")):
+        raise bad("policy_url", f"{s.policy_url!r} is not a URL")
+    if not s.policy_version.strip():
+        raise bad("policy_version", "must not be empty")
+    unknown = [c for c in s.categories if c not in CATEGORIES]
+    if unknown or "necessary" not in s.categories:
+        raise bad("categories", f"allowed are {', '.join(CATEGORIES)} with necessary always present (got {list(s.categories)})")
+    if not s.languages or s.default_language not in s.languages:
+        raise bad("default_language", f"{s.default_language!r} is not one of languages {list(s.languages)}")
+    for lang in s.languages:
+        if not (s.config_dir / "locales" / f"{lang}.toml").is_file():
+            raise bad("languages", f"no locale file locales/{lang}.toml for {lang!r}")
+    if not 1 <= s.validity_days <= 395:
+        raise bad("validity_days", f"must be between 1 and 395 days (got {s.validity_days})")
+    if s.cookie_samesite not in _SAMESITE:
+        raise bad("cookie_samesite", f"must be one of {', '.join(_SAMESITE)} (got {s.cookie_samesite!r})")
+    if s.cookie_samesite == "none" and not s.cookie_secure:
+        raise bad("cookie_samesite", "none requires cookie_secure = true")
+    if not s.cookie_name or not s.cookie_name.replace("_", "").replace("-", "").isalnum():
+        raise bad("cookie_name", f"{s.cookie_name!r} must be letters, digits, - and _")
+    if s.cookie_domain and not s.cookie_domain.lstrip(".").replace("-", "").replace(".", "").isalnum():
+        raise bad("cookie_domain", f"{s.cookie_domain!r} is not a domain")
+    if not 0 < s.port < 65536:
+        raise bad("port", f"must be between 1 and 65535 (got {s.port})")
+    if not s.prefix.startswith("/") or s.prefix.endswith("/") or len(s.prefix) < 2:
+        raise bad("prefix", f"must look like /_consent (got {s.prefix!r})")
+    if s.upstream:
+        parts = urlsplit(s.upstream)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise bad("upstream", f"{s.upstream!r} is not an http(s) URL")
+    if s.csp_mode not in _CSP_MODES:
+        raise bad("csp_mode", f"must be one of {', '.join(_CSP_MODES)} (got {s.csp_mode!r})")
+    try:
+        zoneinfo.ZoneInfo(s.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise bad("timezone", f"unknown time zone {s.timezone!r}") from None
+    for key in s.secret_keys:
+        if len(key) < 32:
+            raise SettingsError("GATEWAY_SECRET_KEYS: every key must be at least 32 characters (make one with `consent-gateway keygen`)")

@@ -1,0 +1,95 @@
+"""Consent cookie <-> ConsentState with itsdangerous: key rotation, expiry, and one place for bad cookies.
+
+The payload is compact: [format version, consent id, policy version, granted bitmask, action, gpc];
+the decision time is itsdangerous' own timestamp. Verified values are cached (the signature check costs
+tens of microseconds per request); the age is still checked on every call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+
+from .consent import ConsentState
+from .settings import CATEGORIES
+
+FORMAT = 1
+SALT = "consent-gateway.cookie"
+_ACTIONS = ("accept_all", "reject_all", "custom")
+MAX_COOKIE = 512
+
+# Reasons a cookie was refused, counted in metrics.
+MALFORMED = "malformed"
+BAD_SIGNATURE = "bad_signature"
+EXPIRED = "expired"
+
+
+def _mask(granted: frozenset[str]) -> int:
+    return sum(1 << i for i, c in enumerate(CATEGORIES) if c in granted)
+
+
+def _unmask(mask: int) -> frozenset[str]:
+    return frozenset(c for i, c in enumerate(CATEGORIES) if mask >> i & 1) | {"necessary"}
+
+
+class CookieSigner:
+    """Signs with the newest key, verifies with any; `keys` are newest first, as in GATEWAY_SECRET_KEYS."""
+
+    def __init__(self, keys: tuple[str, ...], max_age: int, cache_size: int = 4096) -> None:
+        if not keys:
+            raise ValueError("at least one signing key is required")
+        # itsdangerous wants oldest -> newest and signs with the last.
+        self._serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=SALT)
+        self._max_age = max_age
+        self._cache: OrderedDict[str, tuple[ConsentState, float]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def dumps(self, state: ConsentState) -> str:
+        payload = [FORMAT, state.consent_id, state.policy_version, _mask(state.granted),
+                   _ACTIONS.index(state.action or "reject_all"), int(state.gpc)]
+        return self._serializer.dumps(payload)
+
+    def loads(self, value: str, now: float | None = None) -> tuple[ConsentState | None, str | None]:
+        """Return (state, None) or (None, reason). Never raises: a bad cookie means "no consent yet"."""
+        now = time.time() if now is None else now
+        hit = self._cache.get(value)
+        if hit is not None:
+            state, signed_at = hit
+            if now - signed_at > self._max_age:
+                return None, EXPIRED
+            return state, None
+        if len(value) > MAX_COOKIE:
+            return None, MALFORMED
+        try:
+            payload, signed = self._serializer.loads(value, max_age=self._max_age, return_timestamp=True)
+        except SignatureExpired:
+            return None, EXPIRED
+        except BadData:
+            return None, BAD_SIGNATURE
+        state = _decode(payload, signed)
+        if state is None:
+            return None, MALFORMED
+        self._remember(value, state)
+        return state, None
+
+    def _remember(self, value: str, state: ConsentState) -> None:
+        assert state.decided_at is not None
+        self._cache[value] = (state, state.decided_at.timestamp())
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _decode(payload: object, signed: datetime) -> ConsentState | None:
+    if not (isinstance(payload, list) and len(payload) == 6 and payload[0] == FORMAT):
+        return None
+    _, cid, policy, mask, action, gpc = payload
+    if not (isinstance(cid, str) and isinstance(policy, str) and isinstance(mask, int)
+            and isinstance(action, int) and 0 <= action < len(_ACTIONS) and gpc in (0, 1)):
+        return None
+    return ConsentState(
+        consent_id=cid, decided=True, action=_ACTIONS[action], granted=_unmask(mask),
+        policy_version=policy, decided_at=signed.astimezone(timezone.utc), gpc=bool(gpc),
+    )
