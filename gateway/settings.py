@@ -96,7 +96,7 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
                 return False
             raise ValueError("expected true or false")
         if kind is int:
-            if isinstance(raw, bool):
+            if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
                 raise ValueError("expected an integer")
             return int(raw)
         if kind is tuple:

@@ -1,0 +1,327 @@
+"""Consent routes under the prefix: state, receipt, erase, events, CSP reports, config.json, assets, health.
+
+Writes check Origin, take JSON only, and are bounded in size; every refusal is a GatewayError turned into
+a JSON body in one place (errors.py). Nothing is acknowledged before the store has committed it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import errors
+from .assets import StaticAsset
+from .consent import OPTIONAL, ConsentState, new_consent_id, resolve_choice
+from .locales import BannerConfig, negotiate
+from .metrics import Metrics
+from .settings import Settings
+from .signing import CookieSigner
+from .store import BannerEvent, ConsentRecord, ConsentStore
+from .useragent import classify
+from .vendors import Catalogue
+from .visitor import VisitorReader
+
+log = logging.getLogger("gateway.api")
+MAX_BODY = 4096
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+KEPT_AFTER_ERASE = [
+    {"what": "one 'erase' record: the random consent id and the time of this request",
+     "why": "proof that the request to destroy the data was carried out (Law of RK No. 94-V, art. 24)"},
+    {"what": "anonymous daily counts of decisions (no identifier, no address, no user-agent)",
+     "why": "aggregate statistics that identify nobody are not personal data"},
+]
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+
+
+@dataclass(frozen=True)
+class ConsentAPI:
+    """The consent routes with their explicit dependencies; build once per app."""
+
+    settings: Settings
+    signer: CookieSigner
+    reader: VisitorReader
+    store: ConsentStore
+    metrics: Metrics
+    catalogue: Catalogue
+    configs: dict[str, BannerConfig]
+    assets: dict[str, StaticAsset]
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/state", self.get_state, methods=["GET"]),
+            Route("/state", self.put_state, methods=["PUT"]),
+            Route("/state", self.delete_state, methods=["DELETE"]),
+            Route("/receipt", self.receipt, methods=["GET"]),
+            Route("/erase", self.erase, methods=["POST"]),
+            Route("/events", self.events, methods=["POST"]),
+            Route("/csp-report", self.csp_report, methods=["POST"]),
+            Route("/config.json", self.config_json, methods=["GET"]),
+            Route("/banner.js", self.asset, methods=["GET"], name="banner.js"),
+            Route("/banner.css", self.asset, methods=["GET"], name="banner.css"),
+            Route("/healthz", self.healthz, methods=["GET"]),
+        ]
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def _visitor(self, request: Request) -> ConsentState:
+        return self.reader.read(request.headers.get("cookie"), request.headers.get("sec-gpc"))
+
+    def _state_json(self, state: ConsentState) -> dict[str, Any]:
+        return state.to_json(self.settings.categories, timedelta(days=self.settings.validity_days))
+
+    async def get_state(self, request: Request) -> Response:
+        return JSONResponse(self._state_json(self._visitor(request)), headers=NO_STORE)
+
+    async def receipt(self, request: Request) -> Response:
+        state = self._visitor(request)
+        if state.consent_id is None:
+            raise errors.NotFound(errors.NO_CONSENT)
+        rows = await self.store.history(state.consent_id)
+        return JSONResponse({
+            "consent_id": state.consent_id,
+            "current": self._state_json(state),
+            "records": [_record_json(r, self.settings.categories) for r in rows],
+            "controller": "WGP LLP, Atyrau, Republic of Kazakhstan",
+            "policy_url": self.settings.policy_url,
+        }, headers=NO_STORE)
+
+    async def config_json(self, request: Request) -> Response:
+        lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
+                         self.settings.languages, self.settings.default_language)
+        cfg = self.configs[lang]
+        headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language",
+                   "Content-Language": lang, "ETag": f'"{cfg.texts_hash[:16]}"'}
+        if headers["ETag"] in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(cfg.body, media_type="application/json", headers=headers)
+
+    async def asset(self, request: Request) -> Response:
+        return self.assets[request.url.path.rsplit("/", 1)[-1]].response(request)
+
+    async def healthz(self, request: Request) -> Response:
+        ok = await self.store.ping()
+        return JSONResponse({"status": "ok" if ok else "degraded", "storage": "ok" if ok else "unavailable"},
+                            status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    async def put_state(self, request: Request) -> Response:
+        body = await self._json_body(request)
+        current = self._visitor(request)
+        try:
+            action, granted = resolve_choice(body, self.settings.categories, current.gpc)
+        except ValueError as exc:
+            raise errors.Unprocessable(str(exc)) from None
+        lang = negotiate(str(body.get("lang") or ""), request.headers.get("accept-language"),
+                         self.settings.languages, self.settings.default_language)
+        now = datetime.now(timezone.utc)
+        state = ConsentState(consent_id=current.consent_id or new_consent_id(), decided=True, action=action,
+                             granted=granted, policy_version=self.settings.policy_version,
+                             decided_at=now.replace(microsecond=0), gpc=current.gpc)
+        await self._append(request, state, action, lang, now)
+        self.metrics.decisions.labels(action).inc()
+        for category in OPTIONAL:
+            if category in granted:
+                self.metrics.opt_ins.labels(category).inc()
+        response = JSONResponse(self._state_json(state), headers=NO_STORE)
+        self._set_cookie(request, response, self.signer.dumps(state))
+        if action != "accept_all":
+            self._expire_vendor_cookies(request, response, state.blocked(self.settings.categories))
+        return response
+
+    async def delete_state(self, request: Request) -> Response:
+        self._check_origin(request)
+        current = self._visitor(request)
+        if current.consent_id is not None:
+            lang = negotiate(None, request.headers.get("accept-language"), self.settings.languages,
+                             self.settings.default_language)
+            await self._append(request, current, "withdraw", lang, datetime.now(timezone.utc))
+            self.metrics.decisions.labels("withdraw").inc()
+        withdrawn = ConsentState(gpc=current.gpc)
+        payload = self._state_json(withdrawn) | {"withdrawn": current.consent_id}
+        response = JSONResponse(payload, headers=NO_STORE)
+        self._clear_cookie(request, response)
+        self._expire_vendor_cookies(request, response, frozenset(OPTIONAL))
+        if self.settings.clear_site_data:
+            response.headers["Clear-Site-Data"] = '"storage"'
+        return response
+
+    async def erase(self, request: Request) -> Response:
+        self._check_origin(request)
+        current = self._visitor(request)
+        if current.consent_id is None:
+            raise errors.NotFound(errors.NO_CONSENT)
+        removed = await self.store.erase(current.consent_id)
+        self.metrics.decisions.labels("erase").inc()
+        response = JSONResponse({"consent_id": current.consent_id, "erased_records": removed,
+                                 "kept": KEPT_AFTER_ERASE}, headers=NO_STORE)
+        self._clear_cookie(request, response)
+        self._expire_vendor_cookies(request, response, frozenset(OPTIONAL))
+        return response
+
+    async def events(self, request: Request) -> Response:
+        body = await self._json_body(request)
+        if body.get("event") != "shown":
+            raise errors.Unprocessable(f"unknown event {body.get('event')!r}: expected 'shown'")
+        agent = classify(request.headers.get("user-agent", ""))
+        if not agent.is_bot:
+            lang = negotiate(str(body.get("lang") or ""), request.headers.get("accept-language"),
+                             self.settings.languages, self.settings.default_language)
+            await self.store.record_event(BannerEvent(
+                at=datetime.now(timezone.utc), event="shown", language=lang,
+                policy_version=self.settings.policy_version, device=agent.device, browser=agent.browser,
+                os=agent.os))
+            self.metrics.impressions.inc()
+        return Response(status_code=204)
+
+    async def csp_report(self, request: Request) -> Response:
+        raw = await _read_limited(request, 16 * 1024)
+        try:
+            doc = json.loads(raw or b"null")
+        except ValueError as exc:
+            raise errors.GatewayError(errors.BAD_JSON.format(detail=exc)) from None
+        now = datetime.now(timezone.utc)
+        for host, directive in _csp_violations(doc):
+            await self.store.record_csp_report(host, directive, now)
+            self.metrics.csp_reports.inc()
+        return Response(status_code=204)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    async def _append(self, request: Request, state: ConsentState, action: str, lang: str, now: datetime) -> None:
+        agent = classify(request.headers.get("user-agent", ""))
+        client = request.client.host if request.client else None
+        record = ConsentRecord(
+            consent_id=state.consent_id or "", at=now, action=action,
+            categories=state.granted if action != "withdraw" else frozenset({"necessary"}),
+            policy_version=self.settings.policy_version, language=lang, gpc=state.gpc,
+            ip_prefix=truncate_ip(client) if self.settings.ip_truncation else None,
+            device=agent.device, browser=agent.browser, os=agent.os,
+            texts_hash=self.configs[lang].texts_hash,
+        )
+        await self.store.append(record)
+
+    def _check_origin(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is None or origin in self.settings.origins:
+            return
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if origin != own:
+            raise errors.Forbidden(errors.BAD_ORIGIN.format(origin=origin))
+
+    async def _json_body(self, request: Request) -> dict[str, Any]:
+        self._check_origin(request)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise errors.UnsupportedMediaType(errors.NOT_JSON)
+        raw = await _read_limited(request, MAX_BODY)
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise errors.GatewayError(errors.BAD_JSON.format(detail=exc)) from None
+        if not isinstance(body, dict):
+            raise errors.Unprocessable(errors.NOT_OBJECT)
+        return body
+
+    def _cookie_attrs(self, request: Request) -> dict[str, Any]:
+        host = request.url.hostname or ""
+        local_http = request.url.scheme == "http" and host in LOCAL_HOSTS
+        domain = self.settings.cookie_domain
+        if domain and not (host == domain.lstrip(".") or host.endswith("." + domain.lstrip("."))):
+            domain = ""
+        return {"path": "/", "domain": domain or None, "secure": self.settings.cookie_secure and not local_http,
+                "httponly": True, "samesite": self.settings.cookie_samesite}
+
+    def _set_cookie(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(self.settings.cookie_name, value, max_age=self.settings.validity_seconds,
+                            **self._cookie_attrs(request))
+
+    def _clear_cookie(self, request: Request, response: Response) -> None:
+        response.set_cookie(self.settings.cookie_name, "", max_age=0, expires=0, **self._cookie_attrs(request))
+
+    def _expire_vendor_cookies(self, request: Request, response: Response, blocked: Iterable[str]) -> None:
+        """Expire the known vendor cookies of refused categories, host-only and on each parent domain."""
+        names = set(self.catalogue.cookies_for(blocked))
+        present = [n for n in request.cookies if self.catalogue.category_for_cookie(n) in set(blocked)]
+        exact = {n for n in names if not n.endswith("*")}
+        host = request.url.hostname or ""
+        labels = host.split(".")
+        domains: list[str | None] = [None] + [
+            "." + ".".join(labels[i:]) for i in range(len(labels) - 1) if not _is_ip(host)]
+        for name in sorted(exact | set(present)):
+            if name == self.settings.cookie_name:
+                continue
+            for domain in domains:
+                response.set_cookie(name, "", max_age=0, expires=0, path="/", domain=domain,
+                                    secure=request.url.scheme == "https", samesite="lax")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise errors.PayloadTooLarge(errors.TOO_LARGE.format(limit=limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.PayloadTooLarge(errors.TOO_LARGE.format(limit=limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network of an address: enough for abuse analysis, not a person."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def _record_json(r: ConsentRecord, categories: tuple[str, ...]) -> dict[str, Any]:
+    return {"at": r.at.isoformat(timespec="seconds").replace("+00:00", "Z"), "action": r.action,
+            "categories": {c: c in r.categories for c in categories}, "policy_version": r.policy_version,
+            "language": r.language, "gpc": r.gpc, "ip_prefix": r.ip_prefix,
+            "device": r.device, "browser": r.browser, "os": r.os, "texts_hash": r.texts_hash}
+
+
+def _csp_violations(doc: object) -> list[tuple[str, str]]:
+    """(blocked host, directive) pairs from report-uri (csp-report) or Reporting API (list) bodies."""
+    reports: list[dict[str, Any]] = []
+    if isinstance(doc, dict) and isinstance(doc.get("csp-report"), dict):
+        reports.append(doc["csp-report"])
+    elif isinstance(doc, list):
+        reports.extend(r.get("body", {}) for r in doc if isinstance(r, dict) and isinstance(r.get("body"), dict))
+    else:
+        raise errors.Unprocessable("expected a CSP violation report (csp-report object or a list of reports)")
+    out = []
+    for rep in reports[:50]:
+        uri = str(rep.get("blocked-uri") or rep.get("blockedURL") or "")
+        directive = str(rep.get("effective-directive") or rep.get("effectiveDirective")
+                        or rep.get("violated-directive") or "")[:40]
+        host = urlsplit(uri).hostname if "://" in uri else None
+        if host:
+            out.append((host[:253], directive.split(" ")[0]))
+    return out

@@ -1,0 +1,125 @@
+"""consent-gateway serve | demo | keygen | report | purge | seed-demo-data.
+
+Thin: parse flags, build one Settings, hand it to the app factory or a command. Errors are one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .settings import Settings, SettingsError, load_settings
+
+DEV_KEY_FILE = "dev-secret.key"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consent-gateway", description="Self-hosted cookie and tracking-pixel consent gateway.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML settings file (default: config/gateway.toml)")
+    common.add_argument("--data-dir", dest="data_dir", help="folder for the SQLite consent log")
+    common.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override any setting, e.g. --set cookie_domain=.wgp.kz (repeatable)")
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--host")
+    server.add_argument("--port", type=int)
+    server.add_argument("--upstream", help="origin to proxy, e.g. http://127.0.0.1:8080")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", parents=[common, server], help="run the gateway (needs GATEWAY_SECRET_KEYS)")
+    serve.set_defaults(handler=_serve)
+    serve.add_argument("--workers", type=int, default=1)
+    demo = sub.add_parser("demo", parents=[common, server], help="run a demo site with the banner on http://127.0.0.1:8000")
+    demo.set_defaults(handler=_demo)
+    keygen = sub.add_parser("keygen", help="print a new signing key for GATEWAY_SECRET_KEYS")
+    keygen.set_defaults(handler=_keygen, needs_settings=False)
+    try:
+        from .report import add_commands
+    except ImportError:  # pragma: no cover - metrics commands not installed
+        pass
+    else:
+        before = set(sub.choices)
+        add_commands(sub)
+        for name in set(sub.choices) - before:
+            sub.choices[name].add_argument("--config", type=Path, help="TOML settings file")
+            sub.choices[name].add_argument("--data-dir", dest="data_dir", help="folder for the SQLite consent log")
+            sub.choices[name].set_defaults(set=[])
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    flags: dict[str, Any] = {k: getattr(args, k, None) for k in ("host", "port", "upstream", "data_dir")}
+    for item in getattr(args, "set", []) or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--set {item}: expected NAME=VALUE")
+        flags[name.strip()] = value
+    return flags
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.secret_keys:
+        raise SettingsError("no signing key: set GATEWAY_SECRET_KEYS (or GATEWAY_SECRET_KEYS_FILE); "
+                            "make one with `consent-gateway keygen`")
+    return _run(settings, getattr(args, "workers", 1))
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    keys = settings.secret_keys
+    if not keys:
+        path = settings.data_dir / DEV_KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+            path.chmod(0o600)
+            print(f"demo: created a development signing key in {path} (never use it in production)", file=sys.stderr)
+        keys = (path.read_text(encoding="utf-8").strip(),)
+    local = tuple(f"http://{h}:{settings.port}" for h in ("127.0.0.1", "localhost"))
+    settings = dataclasses.replace(settings, secret_keys=keys, demo=True, origins=settings.origins + local)
+    where = settings.upstream or "the built-in demo site"
+    print(f"demo: open http://{settings.host}:{settings.port}/ ({where}); consent log in {settings.database_url}",
+          file=sys.stderr)
+    return _run(settings, 1)
+
+
+def _run(settings: Settings, workers: int) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=True,
+                forwarded_allow_ips=",".join(settings.trusted_proxies), log_level="info",
+                server_header=False)
+    return 0
+
+
+def _keygen(args: argparse.Namespace, settings: Settings | None) -> int:
+    print(secrets.token_urlsafe(32))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = None
+        if getattr(args, "needs_settings", True):
+            settings = load_settings(config=args.config, flags=_flags(args))
+        return int(args.handler(args, settings) or 0)
+    except SettingsError as exc:
+        print(f"consent-gateway: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Gateway: everything built once from Settings (signer, catalogue, texts, assets, store, metrics).
+
+Shared by create_app and ConsentMiddleware so both paths read consent, render the banner tag and answer
+the consent API identically. The store is opened and closed by the ASGI lifespan, never per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from .api import ConsentAPI
+from .assets import StaticAsset
+from .csp import CspBuilder
+from .decision import Decision
+from .errors import GatewayError, gateway_error_handler
+from .locales import build_configs
+from .metrics import Metrics
+from .settings import Settings, SettingsError
+from .signing import CookieSigner
+from .store import ConsentStore, open_store
+from .vendors import Catalogue
+from .visitor import VisitorReader
+
+log = logging.getLogger("gateway")
+
+
+class Gateway:
+    def __init__(self, settings: Settings, store: ConsentStore | None = None) -> None:
+        if not settings.secret_keys:
+            raise SettingsError("no signing key: set GATEWAY_SECRET_KEYS (make one with `consent-gateway keygen`)")
+        self.settings = settings
+        self.metrics = Metrics()
+        self.signer = CookieSigner(settings.secret_keys, settings.validity_seconds)
+        self.reader = VisitorReader(settings, self.signer, self.metrics)
+        try:
+            self.catalogue = Catalogue.load(settings.config_dir / "vendors.toml", settings.vendor_overrides)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        vendors: dict[str, list[dict[str, str]]] = {}
+        for v in self.catalogue.vendors:
+            vendors.setdefault(v.category, []).append(
+                {"name": v.name, "purpose": v.purpose, "policy_url": v.policy_url})
+        try:
+            self.configs = build_configs(settings.config_dir / "locales", settings.languages, settings.categories,
+                                         vendors, settings.policy_url, settings.policy_version)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        banner = settings.static_dir / "banner"
+        self.assets = {"banner.js": StaticAsset(banner / "banner.js", "text/javascript"),
+                       "banner.css": StaticAsset(banner / "banner.css", "text/css")}
+        self.store = store if store is not None else open_store(settings.database_url, settings.timezone)
+        self.csp = CspBuilder(self.catalogue, settings.categories, (), f"{settings.prefix}/csp-report",
+                              settings.csp_mode)
+        self.api = ConsentAPI(settings, self.signer, self.reader, self.store, self.metrics, self.catalogue,
+                              self.configs, self.assets)
+        self.banner_src = f"{settings.prefix}/banner.js?v={self.assets['banner.js'].version}"
+        self._started = False
+
+    async def startup(self) -> None:
+        if not self._started:
+            if self.settings.database_url.startswith("sqlite:///"):
+                Path(self.settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            await self.store.open()
+            self._started = True
+
+    async def shutdown(self) -> None:
+        if self._started:
+            await self.store.close()
+            self._started = False
+
+    def consent_app(self, extra_routes: list | None = None) -> Starlette:
+        """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
+        return Starlette(
+            routes=[*self.api.routes(), *(extra_routes or [])],
+            exception_handlers={GatewayError: gateway_error_handler},
+            middleware=[Middleware(CORSMiddleware, allow_origins=list(self.settings.origins), allow_credentials=True,
+                                   allow_methods=["GET", "PUT", "DELETE", "POST"], allow_headers=["Content-Type"],
+                                   max_age=600)],
+        )
+
+    def head_html(self, decision: Decision, nonce: str | None) -> str:
+        """What goes before </head>: Consent Mode defaults from the verified cookie, then the banner."""
+        attr = f' nonce="{nonce}"' if nonce else ""
+        mode = json.dumps(decision.consent_mode, separators=(",", ":"))
+        html = (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
+                f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
+        if decision.show_banner:
+            html += f'<script{attr} src="{self.banner_src}" defer></script>'
+        return html
