@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from html import escape
+from typing import Any
 
 WIDTH = 720
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
-LABEL_WIDTH = 150  # horizontal bars: room for the key on the left
-ROW_HEIGHT = 22
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
+HBAR_WIDTH, LABEL_WIDTH, ROW_HEIGHT = 480, 140, 24  # horizontal bars sit two abreast: a narrower viewBox
+LABEL_CHARS = 16
 
 # Okabe-Ito palette: distinguishable with the common forms of colour blindness.
 COLORS: dict[str, str] = {
@@ -49,17 +51,19 @@ def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
-def nice_ceiling(value: float) -> float:
-    """Smallest 1/2/5 x 10^k not below `value`, so axis ticks land on round numbers."""
+def nice_ceiling(value: float) -> int:
+    """Axis top for counts up to `value`: four equal whole ticks of 1/2/5 x 10^k, so labels stay round."""
     if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+        return 4
+    quarter = value / 4
+    power = 10 ** max(math.floor(math.log10(quarter)), 0)
+    return 4 * next(step * power for step in (1, 2, 5, 10) if step * power >= quarter)
 
 
-def _svg_open(chart_id: str, height: float, title: str, desc: str) -> str:
+def _svg_open(chart_id: str, height: float, title: str, desc: str, width: int = WIDTH) -> str:
+    kind = "chart hbars" if width == HBAR_WIDTH else "chart"
     return (
-        f'<svg class="chart" id="{esc(chart_id)}" viewBox="0 0 {WIDTH} {height:g}" role="img" '
+        f'<svg class="{kind}" id="{esc(chart_id)}" viewBox="0 0 {width} {height:g}" role="img" '
         f'aria-labelledby="{esc(chart_id)}-t {esc(chart_id)}-d" preserveAspectRatio="xMidYMid meet">'
         f'<title id="{esc(chart_id)}-t">{esc(title)}</title><desc id="{esc(chart_id)}-d">{esc(desc)}</desc>'
     )
@@ -87,9 +91,10 @@ def _x_labels(days: Sequence[str], xs: Sequence[float], height: float) -> list[s
     picks = sorted({*range(0, len(days), step), len(days) - 1})
     if len(picks) > 1 and picks[-1] - picks[-2] < step / 2:
         picks.pop(-2)
+    anchor = {0: "start", len(days) - 1: "end"} if len(days) > 1 else {}
     return [
-        f'<text x="{xs[i]:.1f}" y="{height - 8}" text-anchor="middle" font-size="11" fill="#444">'
-        f"{esc(days[i][5:])}</text>"
+        f'<text x="{xs[i]:.1f}" y="{height - 8}" text-anchor="{anchor.get(i, "middle")}" font-size="11" '
+        f'fill="#444">{esc(days[i][5:])}</text>'
         for i in picks
     ]
 
@@ -151,14 +156,14 @@ def stacked_bars(chart_id: str, days: Sequence[str], rows: Sequence[Mapping[str,
 def hbars(chart_id: str, rows: Sequence[tuple[str, Mapping[str, int]]], series: Sequence[str],
           *, title: str) -> str:
     """One horizontal stacked bar per key (a breakdown), longest first as given, total written at the end."""
-    height = TOP + BOTTOM + ROW_HEIGHT * max(len(rows), 1)
-    plot_w = WIDTH - LABEL_WIDTH - RIGHT - 40
+    height = 2 * TOP + ROW_HEIGHT * max(len(rows), 1)
+    plot_w = HBAR_WIDTH - LABEL_WIDTH - RIGHT - 40
     top_value = max((sum(int(v.get(s, 0)) for s in series) for _, v in rows), default=0) or 1
-    parts = [_svg_open(chart_id, height, title, "Decisions per key by kind.")]
+    parts = [_svg_open(chart_id, height, title, "Decisions per key by kind.", HBAR_WIDTH)]
     for i, (key, values) in enumerate(rows):
         y = TOP + i * ROW_HEIGHT
-        short = key if len(key) <= 20 else key[:19] + "…"
-        parts.append(f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" font-size="12" fill="#222">'
+        short = key if len(key) <= LABEL_CHARS else key[:LABEL_CHARS - 1] + "…"
+        parts.append(f'<text x="{LABEL_WIDTH - 6}" y="{y + 16}" text-anchor="end" font-size="13" fill="#222">'
                      f"<title>{esc(key)}</title>{esc(short)}</text>")
         x = float(LABEL_WIDTH)
         for name in series:
@@ -171,7 +176,7 @@ def hbars(chart_id: str, rows: Sequence[tuple[str, Mapping[str, int]]], series: 
             )
             x += w
         total = sum(int(values.get(s, 0)) for s in series)
-        parts.append(f'<text x="{x + 4:.2f}" y="{y + 15}" font-size="12" fill="#222">{total}</text>')
+        parts.append(f'<text x="{x + 4:.2f}" y="{y + 16}" font-size="13" fill="#222">{total}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -192,3 +197,111 @@ def table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]])
         "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
     return f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- the dashboard page ------------------------------------------------------------------------------------
+
+DECISIONS = ("accept_all", "reject_all", "custom", "withdraw")
+CHOICES = ("accept_all", "reject_all", "custom")
+CATEGORIES = ("preferences", "analytics", "marketing")
+BREAKDOWN_TITLES = {"device": "Device", "browser": "Browser", "os": "Operating system", "language": "Language",
+                    "policy_version": "Policy version"}
+QUICK_RANGES = (7, 30, 90, 365)
+CSS = """\
+:root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fafafa}
+body{margin:0 auto;max-width:1100px;padding:1rem}
+header{display:flex;flex-wrap:wrap;gap:.75rem 1.5rem;align-items:end}
+h1{margin:0;font-size:1.5rem;flex-basis:100%}
+.picker{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
+label{display:flex;flex-direction:column;font-size:.85rem}
+input,button{font:inherit;padding:.35rem .5rem}
+nav a,.csv{margin-right:.75rem}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.75rem;margin:0}
+.kpis div{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem}
+dt{font-size:.8rem;color:#555}dd{margin:0;font-size:1.4rem;font-weight:600}
+section{margin-top:1.75rem}
+.chart{width:100%;height:auto;background:#fff;border:1px solid #ddd;border-radius:6px}
+.legend{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;padding:0;margin:.4rem 0}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,30rem),1fr));gap:1rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.85rem;width:100%}
+th,td{padding:.25rem .5rem;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+caption{text-align:left;font-weight:600;padding:.25rem 0}
+.error{background:#fdecea;border:1px solid #d55e00;padding:.5rem .75rem;border-radius:6px}
+.note{color:#555}
+@media (max-width:40rem){.chart text{font-size:19px}.hbars text{font-size:17px}}
+@media print{form,nav,.csv{display:none}}
+"""
+
+
+def _details(caption: str, header: list[str], rows: list[list[object]]) -> str:
+    return f'<details><summary>Table</summary><div class="scroll">{table(caption, header, rows)}</div></details>'
+
+
+def _kpis(summary: dict[str, Any]) -> str:
+    totals = summary["totals"]
+    items = [("shown", "Banner shown", totals["shown"]), ("decisions", "Decisions", totals["decisions"]),
+             ("interaction_rate", "Interaction rate", percent(summary["interaction_rate"]))]
+    items += [(f"opt_in_{c}", f"Opt-in {LABELS[c].lower()}", percent(summary["opt_in_rate"][c])) for c in CATEGORIES]
+    items += [("gpc_share", "GPC share", percent(summary["gpc_share"])), ("withdraw", "Withdrawals", totals["withdraw"]),
+              ("erase", "Erasures", totals["erase"])]
+    cells = "".join(f'<div><dt>{esc(label)}</dt><dd data-metric="{name}">{esc(value)}</dd></div>'
+                    for name, label, value in items)
+    return f'<section aria-labelledby="h-kpi"><h2 id="h-kpi">Headline</h2><dl class="kpis">{cells}</dl></section>'
+
+
+def _breakdown(name: str, rows: list[dict[str, Any]]) -> str:
+    title = BREAKDOWN_TITLES[name]
+    rows = sorted(rows, key=lambda r: (-int(r["decisions"]), str(r["key"])))
+    if not rows:
+        return f'<div><h3 id="h-{name}">{title}</h3><p class="note">No decisions in this range.</p></div>'
+    chart = hbars(f"chart-{name}", [(str(r["key"]), r) for r in rows], CHOICES, title=f"Decisions by {title.lower()}")
+    data = [[r["key"], r["decisions"], *(r[c] for c in CHOICES), *(percent(r["opt_in"][c]) for c in CATEGORIES)]
+            for r in rows]
+    header = [title, "Decisions", *(LABELS[c] for c in CHOICES), *(f"Opt-in {LABELS[c].lower()}" for c in CATEGORIES)]
+    return f'<div><h3 id="h-{name}">{title}</h3>{chart}{_details(f"Decisions by {title.lower()}", header, data)}</div>'
+
+
+def render_page(summary: dict[str, Any], *, today: date, error: str | None = None) -> str:
+    """The whole dashboard for one summary; `error` explains a rejected range (the page then shows the default)."""
+    start, end = summary["from"], summary["to"]
+    query = f"from={esc(start)}&amp;to={esc(end)}"
+    quick = "".join(
+        f'<a href="?from={today - timedelta(days=n - 1)}&amp;to={today}"'
+        f'{" aria-current=page" if (start, end) == (str(today - timedelta(days=n - 1)), str(today)) else ""}>'
+        f"Last {n} days</a>" for n in QUICK_RANGES)
+    days = summary["days"]
+    labels = [d["day"] for d in days]
+    opt_in = line_chart("chart-opt-in", labels, {c: [d["opt_in"][c] for d in days] for c in CATEGORIES},
+                        title="Opt-in rate per category per day")
+    mix = stacked_bars("chart-mix", labels, days, DECISIONS, title="Decisions per day by kind")
+    hosts = summary["blocked_hosts"]
+    host_table = (table("Hosts the Content-Security-Policy blocked", ["Host", "Reports"],
+                        [[h["host"], h["reports"]] for h in hosts]) if hosts
+                  else '<p class="note">No blocked-host reports in this range.</p>')
+    empty = '' if summary["totals"]["shown"] or summary["totals"]["decisions"] else \
+        '<p class="note">No banner impressions or decisions in this range yet.</p>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Consent metrics {esc(start)} to {esc(end)}</title><style>{CSS}</style></head>
+<body><header><h1>Consent metrics</h1>
+<p>{esc(start)} to {esc(end)}, local days in {esc(summary["timezone"])}</p>
+<form class="picker" method="get" action="" aria-label="Date range">
+<label>From <input type="date" name="from" value="{esc(start)}"></label>
+<label>To <input type="date" name="to" value="{esc(end)}"></label><button type="submit">Show</button></form>
+<nav aria-label="Quick ranges">{quick}</nav>
+<a class="csv" href="api/summary.csv?{query}" download>Download CSV</a></header>
+<main>{f'<p class="error" role="alert">{esc(error)}</p>' if error else ""}{empty}
+{_kpis(summary)}
+<section aria-labelledby="h-opt-in"><h2 id="h-opt-in">Opt-in rate per category</h2>{opt_in}{legend(CATEGORIES)}
+{_details("Opt-in rate per day", ["Day", *(LABELS[c] for c in CATEGORIES)],
+          [[d["day"], *(percent(d["opt_in"][c]) for c in CATEGORIES)] for d in days])}</section>
+<section aria-labelledby="h-mix"><h2 id="h-mix">Decision mix per day</h2>{mix}{legend(DECISIONS)}
+{_details("Decisions per day", ["Day", "Shown", "Decisions", *(LABELS[c] for c in DECISIONS)],
+          [[d["day"], d["shown"], d["decisions"], *(d[c] for c in DECISIONS)] for d in days])}</section>
+<section aria-labelledby="h-breakdowns"><h2 id="h-breakdowns">Breakdowns</h2>{legend(CHOICES)}
+<div class="cols">{"".join(_breakdown(name, summary["breakdowns"][name]) for name in BREAKDOWN_TITLES)}</div></section>
+<section aria-labelledby="h-hosts"><h2 id="h-hosts">Top blocked hosts</h2><div class="scroll">{host_table}</div></section>
+</main></body></html>
+"""

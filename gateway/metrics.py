@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "erase")
+OPT_IN_CATEGORIES = ("preferences", "analytics", "marketing")
+AUTH_FAILURE_REASONS = ("missing", "malformed", "wrong")
+
 
 class Metrics:
     """Process-local counters; each `create_app` owns one so tests and workers never share state."""
@@ -26,6 +30,17 @@ class Metrics:
             "consent_request_seconds", "Latency of gateway routes.", ["route"], registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
         )
+        self.admin_auth_failures = Counter(
+            "consent_admin_auth_failures", "Admin requests refused, by reason (missing, malformed, wrong token).",
+            ["reason"], registry=self.registry,
+        )
+        # Known label values start at 0, so rate() and absent() work before the first event of each kind.
+        for action in ACTIONS:
+            self.decisions.labels(action)
+        for category in OPT_IN_CATEGORIES:
+            self.opt_ins.labels(category)
+        for reason in AUTH_FAILURE_REASONS:
+            self.admin_auth_failures.labels(reason)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,0 +1,167 @@
+"""Analyst routes: the dashboard, the summary as JSON and CSV, and Prometheus metrics, behind one admin token.
+
+Every response here carries `Cache-Control: no-store` (consent metrics must not sit in a shared cache). The token
+is accepted as `Authorization: Bearer T` (scripts, Prometheus) or as the password of HTTP basic auth with any user
+name (a browser's own login prompt, so the dashboard needs no JavaScript and no session). Without a token the
+routes exist but answer 503, so a misconfigured deployment says why instead of silently exposing or hiding data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.charts import CSS, esc, render_page
+from gateway.report import DEFAULT_DAYS, default_range, range_error, to_csv
+
+logger = logging.getLogger("gateway.admin")
+
+REALM = 'Basic realm="consent-gateway", charset="UTF-8"'
+DISABLED = ("Admin is disabled: set GATEWAY_ADMIN_TOKEN (or GATEWAY_ADMIN_TOKEN_FILE) to enable the dashboard, "
+            "the summary API and /metrics.")
+UNAUTHORIZED = "Admin token required: send 'Authorization: Bearer <token>' or HTTP basic auth with the token as password."
+MISSING, MALFORMED, WRONG = "missing", "malformed", "wrong"  # reasons, also the auth-failure counter's label
+CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
+       "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class BadRange(ValueError):
+    """A `from`/`to` query parameter that cannot make a summary; `parameter` names the culprit."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class _Token:
+    """The admin secret, compared in constant time whatever the scheme."""
+
+    def __init__(self, token: str) -> None:
+        self._secret = token.encode("utf-8")
+
+    def failure(self, header: str | None) -> str | None:
+        """Why `Authorization` does not grant access, or None when it does."""
+        if not header:
+            return MISSING
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            supplied = credentials.strip().encode("utf-8")
+        elif scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                return MALFORMED
+            user, colon, supplied = decoded.partition(b":")
+            if not colon:
+                return MALFORMED
+        else:
+            return MALFORMED
+        return None if secrets.compare_digest(supplied, self._secret) else WRONG
+
+
+def _error(html: bool, status: int, code: str, message: str, parameter: str | None = None) -> Response:
+    if html:
+        body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
+                f"<h1>{status}</h1><p>{esc(message)}</p></html>")
+        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": "default-src 'none'"})
+    payload = {"error": code, "message": message} | ({"parameter": parameter} if parameter else {})
+    return JSONResponse(payload, status_code=status)
+
+
+def parse_range(request: Request, timezone: str) -> tuple[date, date]:
+    """`from`/`to` query parameters as inclusive local days; missing or empty ones take the defaults."""
+    values: dict[str, date | None] = {}
+    for name in ("from", "to"):
+        raw = request.query_params.get(name, "").strip()
+        if not raw:
+            values[name] = None
+            continue
+        try:
+            if not _DATE.fullmatch(raw):
+                raise ValueError
+            values[name] = date.fromisoformat(raw)
+        except ValueError:
+            raise BadRange(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
+    end = values["to"] or default_range(timezone)[1]
+    start = values["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
+    if error := range_error(start, end):
+        raise BadRange("from" if start > end else "to", error)
+    return start, end
+
+
+def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) -> list[BaseRoute]:
+    """Routes to mount under the gateway prefix: /admin/, /admin/api/summary(.csv), /metrics."""
+    check = _Token(token) if token and token.strip() else None
+    if check is None:
+        logger.warning("%s Admin routes answer 503 until then.", DISABLED)
+
+    def guarded(endpoint: Endpoint, *, html: bool = False) -> Endpoint:
+        async def guard(request: Request) -> Response:
+            if check is None:
+                response = _error(html, 503, "admin_disabled", DISABLED)
+            elif reason := check.failure(request.headers.get("authorization")):
+                metrics.admin_auth_failures.labels(reason=reason).inc()
+                response = _error(html, 401, "unauthorized", UNAUTHORIZED)
+                response.headers["WWW-Authenticate"] = REALM
+            else:
+                try:
+                    response = await endpoint(request)
+                except BadRange as exc:
+                    response = _error(html, 422, "invalid_range", str(exc), exc.parameter)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+            return response
+
+        return guard
+
+    async def dashboard(request: Request) -> Response:
+        today = default_range(timezone)[1]
+        try:
+            start, end = parse_range(request, timezone)
+        except BadRange as exc:
+            start, end = default_range(timezone)
+            page = render_page(await store.summary(start, end), today=today, error=str(exc))
+            return HTMLResponse(page, status_code=422, headers={"Content-Security-Policy": CSP})
+        page = render_page(await store.summary(start, end), today=today)
+        return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
+
+    async def summary_json(request: Request) -> Response:
+        start, end = parse_range(request, timezone)
+        return JSONResponse(await store.summary(start, end))
+
+    async def summary_csv(request: Request) -> Response:
+        start, end = parse_range(request, timezone)
+        body = "\ufeff" + to_csv(await store.summary(start, end))  # the BOM makes Excel read UTF-8
+        filename = f"consent-summary-{start}_{end}.csv"
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def to_dashboard(request: Request) -> Response:
+        return RedirectResponse("admin/", status_code=308)
+
+    return [
+        Route("/admin", guarded(to_dashboard, html=True), methods=["GET"]),
+        Route("/admin/", guarded(dashboard, html=True), methods=["GET"]),
+        Route("/admin/api/summary", guarded(summary_json), methods=["GET"]),
+        Route("/admin/api/summary.csv", guarded(summary_csv), methods=["GET"]),
+        Route("/metrics", guarded(prometheus), methods=["GET"]),
+    ]

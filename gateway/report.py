@@ -1,0 +1,310 @@
+"""The consent summary as text (terminal table, CSV, JSON) and the CLI commands report, purge, seed-demo-data.
+
+The admin API serves the same CSV as `report --format csv`, so a spreadsheet built on one keeps working on the
+other. CSV is long format (`section,key,metric,value`): one header, every number in one column, ready for a pivot
+table or a filter, and it never needs ragged rows when a breakdown grows a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+CATEGORIES = ("preferences", "analytics", "marketing")
+TOTALS = ("shown", "decisions", "accept_all", "reject_all", "custom", "withdraw", "erase")
+DAY_COUNTS = ("shown", "decisions", "accept_all", "reject_all", "custom", "withdraw")
+BREAKDOWNS = ("device", "browser", "os", "language", "policy_version")
+BREAKDOWN_COUNTS = ("decisions", "accept_all", "reject_all", "custom")
+MAX_RANGE_DAYS = 3 * 366  # a summary longer than three years is a mistake, not a report
+DEFAULT_DAYS = 30
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
+_DURATION = re.compile(r"(\d+)d")
+
+T = TypeVar("T")
+
+
+def default_range(timezone: str, days: int = DEFAULT_DAYS) -> tuple[date, date]:
+    """The last `days` local days ending today in the gateway's time zone."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    return today - timedelta(days=days - 1), today
+
+
+def range_error(start: date, end: date, names: tuple[str, str] = ("from", "to")) -> str | None:
+    """Why a range is unusable, naming the parameter as the caller spells it, or None when it is fine."""
+    if start > end:
+        return f"{names[0]} ({start}) is after {names[1]} ({end})"
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        return f"{names[1]} is more than 3 years after {names[0]}: at most {MAX_RANGE_DAYS} days per summary"
+    return None
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return ""
+    return repr(round(value, 6)) if isinstance(value, float) else str(value)
+
+
+def _cell(text: str) -> str:
+    """Neutralise visitor-supplied text a spreadsheet would run as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def long_rows(summary: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]:
+    """Every number of the summary as (section, key, metric, value)."""
+    for name in ("from", "to", "timezone"):
+        yield "range", "", name, str(summary[name])
+    for name in TOTALS:
+        yield "totals", "", name, _number(summary["totals"][name])
+    yield "rates", "", "interaction_rate", _number(summary["interaction_rate"])
+    for category in CATEGORIES:
+        yield "rates", category, "opt_in_rate", _number(summary["opt_in_rate"][category])
+    yield "rates", "", "gpc_share", _number(summary["gpc_share"])
+    for day in summary["days"]:
+        for name in DAY_COUNTS:
+            yield "day", day["day"], name, _number(day[name])
+        for category in CATEGORIES:
+            yield "day", day["day"], f"opt_in_{category}", _number(day["opt_in"][category])
+    for section in BREAKDOWNS:
+        for row in summary["breakdowns"][section]:
+            for name in BREAKDOWN_COUNTS:
+                yield section, _cell(str(row["key"])), name, _number(row[name])
+            for category in CATEGORIES:
+                yield section, _cell(str(row["key"])), f"opt_in_{category}", _number(row["opt_in"][category])
+    for row in summary["blocked_hosts"]:
+        yield "blocked_host", _cell(str(row["host"])), "reports", _number(row["reports"])
+
+
+def to_csv(summary: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("section", "key", "metric", "value"))
+    writer.writerows(long_rows(summary))
+    return out.getvalue()
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns aligned: the first (a name) to the left, numbers to the right."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            .rstrip() for r in [header, *rows]]
+
+
+def to_table(summary: dict[str, Any]) -> str:
+    """What a person reads in a terminal: headline numbers, then per-day and per-breakdown tables."""
+    totals = summary["totals"]
+    lines = [f"Consent summary {summary['from']} to {summary['to']} ({summary['timezone']})", ""]
+    head = [[name, str(totals[name])] for name in TOTALS]
+    head += [["interaction_rate", _pct(summary["interaction_rate"])]]
+    head += [[f"opt_in_{c}", _pct(summary["opt_in_rate"][c])] for c in CATEGORIES]
+    head += [["gpc_share", _pct(summary["gpc_share"])]]
+    lines += _grid(["metric", "value"], head)
+    lines += ["", "Per day"]
+    lines += _grid(["day", *DAY_COUNTS, *CATEGORIES], [
+        [d["day"], *(str(d[n]) for n in DAY_COUNTS), *(_pct(d["opt_in"][c]) for c in CATEGORIES)]
+        for d in summary["days"]
+    ])
+    for section in BREAKDOWNS:
+        rows = summary["breakdowns"][section]
+        lines += ["", f"By {section.replace('_', ' ')}"]
+        lines += _grid([section, *BREAKDOWN_COUNTS, *CATEGORIES], [
+            [str(r["key"]), *(str(r[n]) for n in BREAKDOWN_COUNTS), *(_pct(r["opt_in"][c]) for c in CATEGORIES)]
+            for r in rows
+        ]) if rows else ["  (none)"]
+    lines += ["", "Top blocked hosts"]
+    hosts = summary["blocked_hosts"]
+    lines += _grid(["host", "reports"], [[h["host"], str(h["reports"])] for h in hosts]) if hosts else ["  (none)"]
+    return "\n".join(lines) + "\n"
+
+
+FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {"table": to_table, "csv": to_csv, "json": to_json}
+
+
+# --- command line -------------------------------------------------------------------------------------------
+
+
+def _date(text: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a calendar date") from None
+
+
+def _days(text: str) -> timedelta:
+    match = _DURATION.fullmatch(text.strip())
+    if not match or int(match[1]) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use a number of days such as 365d")
+    return timedelta(days=int(match[1]))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `report`, `purge` and `seed-demo-data`; each sets `handler(args, settings) -> exit code`."""
+    report = subparsers.add_parser("report", help="print the consent summary for a range of local days")
+    report.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+                        help=f"first day, inclusive (default: {DEFAULT_DAYS} days ending --to)")
+    report.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last day, inclusive (default: today)")
+    report.add_argument("--format", choices=tuple(FORMATS), default="table")
+    report.set_defaults(handler=run_report)
+
+    purge = subparsers.add_parser("purge", help="delete consent-log rows older than a period; rollups are kept")
+    purge.add_argument("--older-than", dest="older_than", type=_days, required=True, metavar="Nd",
+                       help="age in days, e.g. 365d")
+    purge.set_defaults(handler=run_purge)
+
+    seed = subparsers.add_parser("seed-demo-data", help="fill the database with clearly synthetic decisions")
+    seed.add_argument("--days", type=_positive, default=90, help="spread over this many past days (default 90)")
+    seed.add_argument("--rows", type=_positive, default=5000, help="consent-log rows to write (default 5000)")
+    seed.add_argument("--seed", type=int, default=1, help="random seed, for a repeatable data set")
+    seed.set_defaults(handler=run_seed)
+
+
+def _with_store(settings: Any, work: Callable[[Any], Awaitable[T]]) -> T:
+    from gateway.store import open_store
+
+    async def main() -> T:
+        store = open_store(settings.database, settings.timezone)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def run_report(args: argparse.Namespace, settings: Any) -> int:
+    start, end = default_range(settings.timezone)
+    end = args.end or end
+    start = args.start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if error := range_error(start, end, ("--from", "--to")):
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+    summary = _with_store(settings, lambda store: store.summary(start, end))
+    sys.stdout.write(FORMATS[args.format](summary))
+    return 0
+
+
+def run_purge(args: argparse.Namespace, settings: Any) -> int:
+    before = datetime.now(ZoneInfo("UTC")) - args.older_than
+    removed = _with_store(settings, lambda store: store.purge(before))
+    print(f"Purged {removed} consent-log rows recorded before {before:%Y-%m-%d %H:%M} UTC; daily rollups kept.")
+    return 0
+
+
+# --- demo data ----------------------------------------------------------------------------------------------
+
+DEMO_PREFIX = "demo-"
+DEMO_POLICIES = ("2022-06-01", "2023-01-12")  # (older, current): the policy changes 40% of the way through
+_DEMO_LANGUAGES = (("ru", 55), ("kk", 25), ("en", 20))
+_DEMO_AGENTS = (  # (weight, user-agent): classified by gateway.useragent exactly like live traffic
+    (30, "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/130.0.0.0 Mobile Safari/537.36"),
+    (18, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Version/17.6 Mobile/15E148 Safari/604.1"),
+    (6, "Mozilla/5.0 (Linux; Android 13; SM-G991B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36"),
+    (20, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/130.0.0.0 Safari/537.36"),
+    (6, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/130.0.0.0 YaBrowser/24.10.0.0 Safari/537.36"),
+    (5, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0"),
+    (4, "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0"),
+    (4, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.6 Safari/605.1.15"),
+    (4, "Mozilla/5.0 (iPad; CPU OS 16_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/16.6 Mobile/15E148 Safari/604.1"),
+    (3, "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/130.0.0.0 Safari/537.36"),
+)
+_DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", None)  # documentation ranges only
+_BATCH = 256  # writes in flight at once, so the store's group commit can batch them
+
+
+async def seed_demo(store: Any, days: int, rows: int, seed: int = 1,
+                    now: datetime | None = None) -> tuple[int, int]:
+    """Write `rows` synthetic log rows through the store's real write path; returns (rows, impressions).
+
+    Each visitor sees the banner once; 60% decide (GPC senders reject more and never get marketing in a custom
+    choice); about 5% of those who allowed something later withdraw. Every timestamp lies in the past.
+    """
+    import random
+
+    from gateway.store import BannerEvent, ConsentRecord
+    from gateway.useragent import classify
+
+    rng = random.Random(seed)
+    now = now or datetime.now(ZoneInfo("UTC"))
+    span = days * 86400.0
+    languages, lang_weights = zip(*_DEMO_LANGUAGES)
+    agents = [classify(ua) for _, ua in _DEMO_AGENTS]
+    agent_weights = [w for w, _ in _DEMO_AGENTS]
+    written = shown = 0
+    pending: list[Awaitable[None]] = []
+    while written < rows:
+        ago = rng.uniform(60, span)
+        at = now - timedelta(seconds=ago)
+        lang = rng.choices(languages, lang_weights)[0]
+        agent = rng.choices(agents, agent_weights)[0]
+        policy = DEMO_POLICIES[0] if ago > span * 0.6 else DEMO_POLICIES[1]
+        traits = dict(language=lang, policy_version=policy, device=agent.device, browser=agent.browser, os=agent.os)
+        pending.append(store.record_event(BannerEvent(at=at, event="shown", **traits)))
+        shown += 1
+        if rng.random() < 0.6:
+            gpc = rng.random() < 0.12
+            action = rng.choices(("accept_all", "reject_all", "custom"), (20, 60, 20) if gpc else (50, 30, 20))[0]
+            granted = {"necessary"}
+            if action == "accept_all":
+                granted |= set(CATEGORIES)
+            elif action == "custom":
+                odds = {"preferences": 0.7, "analytics": 0.5, "marketing": 0.0 if gpc else 0.2}
+                granted |= {c for c, p in odds.items() if rng.random() < p}
+            record = ConsentRecord(
+                consent_id=f"{DEMO_PREFIX}{rng.getrandbits(64):016x}", at=at, action=action,
+                categories=frozenset(granted), gpc=gpc, ip_prefix=rng.choice(_DEMO_NETWORKS),
+                texts_hash="demo", **traits,
+            )
+            pending.append(store.append(record))
+            written += 1
+            if len(granted) > 1 and written < rows and rng.random() < 0.05:
+                later = at + timedelta(seconds=rng.uniform(0, ago - 1))
+                pending.append(store.append(ConsentRecord(
+                    consent_id=record.consent_id, at=later, action="withdraw", categories=frozenset({"necessary"}),
+                    gpc=gpc, ip_prefix=record.ip_prefix, texts_hash="demo", **traits)))
+                written += 1
+        if len(pending) >= _BATCH:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return written, shown
+
+
+def run_seed(args: argparse.Namespace, settings: Any) -> int:
+    rows, shown = _with_store(settings, lambda store: seed_demo(store, args.days, args.rows, args.seed))
+    print(f"Seeded {rows} synthetic consent-log rows (consent ids start with '{DEMO_PREFIX}') and {shown} banner "
+          f"impressions over the last {args.days} days.")
+    return 0
