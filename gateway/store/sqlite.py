@@ -1,0 +1,345 @@
+"""SQLite backend: WAL, synchronous=FULL, group commit, rollups in the same transaction as the log.
+
+Durability: every COMMIT fsyncs the WAL (``synchronous=FULL``), so a write acknowledged to a visitor survives a
+power cut. ``NORMAL`` would be faster but may lose the last commits on power loss, which breaks "nothing
+acknowledged is ever lost". The fsync is what costs; group commit shares it among every write that arrived while
+the previous commit was running: writers put (operation, future) on a queue, ONE writer task takes everything
+queued (up to ``batch_max``), writes it in one transaction (log rows with executemany, rollups upserted once per
+key after pre-aggregation in Python), commits, and only then resolves the futures. If anything in the batch
+fails, the transaction is rolled back and every writer of that batch gets ``StoreWriteError``.
+
+Two connections: the writer's, used only by the writer task, and a reader for history and summaries; under WAL a
+reader sees every committed transaction and never blocks the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from gateway.store import (
+    DEFAULT_TIMEZONE,
+    BannerEvent,
+    ConsentRecord,
+    StoreClosedError,
+    StoreWriteError,
+    check_range,
+    validate_event,
+    validate_record,
+)
+from gateway.store import schema
+from gateway.summary import TOP_HOSTS, Increments, build_summary, categories_to_mask, mask_to_categories
+
+logger = logging.getLogger("gateway.store")
+
+BUSY_TIMEOUT_MS = 10_000  # another process (the `purge` CLI, a second worker) may hold the write lock briefly
+PURGE_CHUNK = 10_000  # rows per purge transaction, so appends are never held up for long
+
+
+def to_micros(at: datetime) -> int:
+    delta = at.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class _Op:
+    kind: str  # "record" | "erase" | "event" | "csp"
+    payload: Any
+    future: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class SqliteStore:
+    """Consent store in one SQLite file. Use ``async with`` or call ``open()``/``close()`` (the lifespan does)."""
+
+    def __init__(self, path: Path, timezone: str = DEFAULT_TIMEZONE, batch_max: int = 1000) -> None:
+        if batch_max < 1:
+            raise ValueError("batch_max must be at least 1")
+        self.path = Path(path)
+        self.timezone = timezone
+        self._tz = ZoneInfo(timezone)
+        self.batch_max = batch_max
+        self.commits = 0  # transactions committed by the writer: group commit makes this far below the writes
+        self.written = 0  # operations acknowledged
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        # Test seam: called with "log" after the log rows are written and "rollup" after the rollups, inside the
+        # transaction; raising there must leave no trace of the batch.
+        self._fault: Callable[[str], None] | None = None
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if self._task is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        try:
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await schema.migrate(self._writer)
+            self._reader = await self._connect()
+        except BaseException:
+            await self._writer.close()
+            self._writer = None
+            raise
+        self._closing = False
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run_writer(), name=f"consent-store-writer:{self.path.name}")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    async def close(self) -> None:
+        """Finish every write already queued (their callers are waiting), then close the connections."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        try:
+            await self._task
+        finally:
+            self._task = None
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    await conn.close()
+            self._reader = self._writer = None
+
+    async def ping(self) -> bool:
+        """Ready when the writer task is alive and the file answers a query."""
+        if self._task is None or self._task.done() or self._reader is None:
+            return False
+        try:
+            async with self._reader.execute("SELECT 1") as cursor:
+                return await cursor.fetchone() == (1,)
+        except Exception:  # a broken file means "not ready", which healthz reports; it is not a crash
+            logger.exception("store ping failed")
+            return False
+
+    # -- writes: all through the group-commit queue -------------------------------------------------------------
+
+    async def append(self, record: ConsentRecord) -> None:
+        validate_record(record)
+        await self._submit("record", record)
+
+    async def erase(self, consent_id: str, proof: ConsentRecord | None = None) -> int:
+        """Delete every log row of ``consent_id``; return how many went.
+
+        Pass ``proof`` (an ``erase`` record for the same id, kept because the law asks us to be able to show the
+        erasure happened) to write it in the same transaction as the deletion: either both happen or neither. The
+        rollups keep their counts: they hold no identifier. Writes queued before this call are erased too.
+        """
+        if proof is not None:
+            validate_record(proof)
+            if proof.consent_id != consent_id:
+                raise ValueError("the erase proof must carry the erased consent id")
+        return await self._submit("erase", (consent_id, proof))
+
+    async def record_event(self, event: BannerEvent) -> None:
+        validate_event(event)
+        await self._submit("event", event)
+
+    async def record_csp_report(self, host: str, directive: str, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        await self._submit("csp", (host.lower(), directive, at))
+
+    async def _submit(self, kind: str, payload: Any) -> int:
+        if self._task is None or self._closing:
+            raise StoreClosedError("the consent store is closed")
+        if self._task.done():
+            raise StoreClosedError("the consent store writer has stopped")
+        op = _Op(kind, payload)
+        self._queue.put_nowait(op)
+        return await op.future
+
+    async def _run_writer(self) -> None:
+        try:
+            await self._drain()
+        finally:  # never leave a caller waiting on a writer that is gone
+            while not self._queue.empty():
+                op = self._queue.get_nowait()
+                if op is not None and not op.future.done():
+                    op.future.set_exception(StoreClosedError("the consent store writer stopped"))
+
+    async def _drain(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch: list[_Op] = [] if first is None else [first]
+            stop = first is None
+            while len(batch) < self.batch_max and not stop:
+                try:
+                    op = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if op is None:
+                    stop = True
+                else:
+                    batch.append(op)
+            if batch:
+                await self._commit_batch(batch)
+            if stop and self._queue.empty():
+                return
+
+    async def _commit_batch(self, batch: list[_Op]) -> None:
+        try:
+            results = await self._write(batch)
+        except BaseException as exc:
+            logger.error("consent store batch of %d writes failed: %r", len(batch), exc)
+            for op in batch:
+                if not op.future.done():
+                    error = StoreWriteError(f"write not committed: {exc!r}")
+                    error.__cause__ = exc
+                    op.future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.commits += 1
+        self.written += len(batch)
+        for op, result in zip(batch, results):
+            if not op.future.done():  # the caller may have been cancelled; the row is durable all the same
+                op.future.set_result(result)
+
+    async def _write(self, batch: list[_Op]) -> list[int]:
+        conn = self._writer
+        assert conn is not None
+        increments = Increments(self._tz)
+        results: list[int] = []
+        pending: list[tuple[Any, ...]] = []
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in batch:
+                if op.kind == "record":
+                    pending.append(_row(op.payload))
+                    increments.add_record(op.payload)
+                    results.append(0)
+                elif op.kind == "erase":
+                    consent_id, proof = op.payload
+                    if pending:  # keep queue order: rows appended before the erase are erased with it
+                        await conn.executemany(schema.INSERT_LOG, pending)
+                        pending = []
+                    cursor = await conn.execute(schema.DELETE_ID, (consent_id,))
+                    results.append(max(cursor.rowcount, 0))
+                    if proof is not None:
+                        pending.append(_row(proof))
+                        increments.add_record(proof)
+                elif op.kind == "event":
+                    increments.add_event(op.payload)
+                    results.append(0)
+                else:
+                    increments.add_csp(*op.payload)
+                    results.append(0)
+            if pending:
+                await conn.executemany(schema.INSERT_LOG, pending)
+            self._inject("log")
+            await _upsert(conn, schema.UPSERT_CUBE, [(*k, n) for k, n in increments.cube.items()])
+            await _upsert(conn, schema.UPSERT_BY_KEY, increments.by_key_rows())
+            await _upsert(conn, schema.UPSERT_IMPRESSION, [(*k, n) for k, n in increments.impressions.items()])
+            await _upsert(conn, schema.UPSERT_CSP, [(*k, n) for k, n in increments.csp.items()])
+            self._inject("rollup")
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _inject(self, stage: str) -> None:
+        if self._fault is not None:
+            self._fault(stage)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    async def history(self, consent_id: str) -> list[ConsentRecord]:
+        async with self._read().execute(schema.SELECT_HISTORY, (consent_id,)) as cursor:
+            rows = await cursor.fetchall()
+        return [_record(row) for row in rows]
+
+    async def summary(self, start: date, end: date) -> dict[str, object]:
+        check_range(start, end)
+        span = (start.isoformat(), end.isoformat())
+        reader = self._read()
+        days = await reader.execute_fetchall(schema.SUMMARY_DAYS, span)
+        keys = await reader.execute_fetchall(schema.SUMMARY_KEYS, span)
+        hosts = await reader.execute_fetchall(schema.SUMMARY_HOSTS, (*span, TOP_HOSTS))
+        return build_summary(start, end, self.timezone, days, keys, hosts)  # type: ignore[arg-type]
+
+    async def purge(self, before: datetime) -> int:
+        """Delete log rows older than ``before`` in chunks of ``PURGE_CHUNK``; rollups keep their counts.
+
+        Runs on the reader connection, not through the writer queue: each chunk is its own short transaction,
+        so consent writes interleave with a long purge instead of waiting for it.
+        """
+        if before.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        cutoff = to_micros(before)
+        conn = self._read()
+        removed = 0
+        while True:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await conn.execute(
+                    "DELETE FROM consent_log WHERE id IN (SELECT id FROM consent_log WHERE at < ? LIMIT ?)",
+                    (cutoff, PURGE_CHUNK),
+                )
+                count = max(cursor.rowcount, 0)
+                await conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
+            removed += count
+            if count < PURGE_CHUNK:
+                return removed
+
+    def _read(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreClosedError("the consent store is closed")
+        return self._reader
+
+
+async def _upsert(conn: aiosqlite.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        await conn.executemany(sql, rows)
+
+
+def _row(record: ConsentRecord) -> tuple[Any, ...]:
+    return (
+        record.consent_id, to_micros(record.at), record.action, categories_to_mask(record.categories),
+        record.policy_version, record.language, int(record.gpc), record.ip_prefix, record.device, record.browser,
+        record.os, record.texts_hash,
+    )
+
+
+def _record(row: Any) -> ConsentRecord:
+    consent_id, at, action, mask, policy_version, language, gpc, ip_prefix, device, browser, os, texts_hash = row
+    return ConsentRecord(
+        consent_id=consent_id, at=from_micros(at), action=action, categories=mask_to_categories(mask),
+        policy_version=policy_version, language=language, gpc=bool(gpc), ip_prefix=ip_prefix, device=device,
+        browser=browser, os=os, texts_hash=texts_hash,
+    )
