@@ -142,6 +142,9 @@ def _upstream_app(state: Upstream) -> web.Application:
         resp.headers.add("Set-Cookie", "_ga=GA1.1; Path=/; Max-Age=600")
         return resp
 
+    async def zstd_page(request: web.Request) -> web.Response:
+        return web.Response(body=b"(zstd bytes)", headers={"Content-Type": "text/html", "Content-Encoding": "zstd"})
+
     async def hop(request: web.Request) -> web.Response:
         return web.Response(text="ok", headers={"Connection": "keep-alive, X-Private", "X-Private": "secret",
                                                 "Keep-Alive": "timeout=5", "Proxy-Authenticate": "Basic",
@@ -151,7 +154,7 @@ def _upstream_app(state: Upstream) -> web.Application:
     app.add_routes([web.get("/page/{enc}", page), web.get("/app.js", asset), web.get("/redirect", redirect),
                     web.get("/foreign", foreign_redirect), web.get("/etag", etag), web.get("/range", ranged),
                     web.get("/big", big), web.get("/endless", endless), web.get("/slow", slow),
-                    web.get("/cookies", cookies), web.get("/hop", hop), web.route("*", "/{tail:.*}", echo)])
+                    web.get("/cookies", cookies), web.get("/hop", hop), web.get("/zstd", zstd_page), web.route("*", "/{tail:.*}", echo)])
     return app
 
 
@@ -316,10 +319,12 @@ async def test_forwarded_chain_from_a_trusted_proxy_is_extended(upstream):
     app = ReverseProxy(upstream.url, trusted_proxies=["10.0.0.0/8"], preserve_host=False)
     try:
         async with client(app, peer="10.1.2.3") as c:
-            h = seen(await c.get("/echo", headers=SPOOFED))["h"]
+            data = seen(await c.get("/echo", headers=SPOOFED))
     finally:
         await app.aclose()
+    h = data["h"]
     assert h["x-forwarded-for"] == "6.6.6.6, 10.1.2.3"
+    assert [k.lower() for k, _ in data["headers"]].count("x-forwarded-for") == 1
     assert (h["x-forwarded-proto"], h["x-forwarded-host"]) == ("https", "evil.example")
     assert h["host"] == upstream.url.removeprefix("http://")
 
@@ -338,6 +343,12 @@ async def test_upstream_down_gives_502_page_or_json():
     assert page.status_code == 502 and "502 Bad Gateway" in page.text
     assert page.headers["content-type"].startswith("text/html")
     assert api.status_code == 502 and api.json()["error"] == "bad_gateway"
+
+
+async def test_html_in_a_coding_we_cannot_decode_is_refused_not_passed(proxy):
+    async with client(proxy) as c:
+        resp = await c.get("/zstd")
+    assert resp.status_code == 502 and "zstd bytes" not in resp.text
 
 
 async def test_slow_upstream_gives_504_within_the_timeout(upstream):
