@@ -15,10 +15,11 @@
     always_on: "Always on", reopen: "Cookie settings"
   };
 
-  // Google Consent Mode v2: everything denied until the visitor decides.
+  // Google Consent Mode v2: everything denied until the visitor decides, unless the gateway already
+  // injected defaults from the verified cookie into the page.
   w.dataLayer = w.dataLayer || [];
   if (typeof w.gtag != "function") w.gtag = function () { w.dataLayer.push(arguments); };
-  w.gtag("consent", "default", {
+  if (!w.dataLayer.some(function (e) { return e[0] == "consent" && e[1] == "default"; })) w.gtag("consent", "default", {
     ad_storage: DENIED, ad_user_data: DENIED, ad_personalization: DENIED, analytics_storage: DENIED,
     functionality_storage: DENIED, personalization_storage: DENIED, security_storage: DENIED,
     wait_for_update: 500
