@@ -161,7 +161,12 @@ class ConsentAPI:
         current = self._visitor(request)
         if current.consent_id is None:
             raise errors.NotFound(errors.NO_CONSENT)
-        removed = await self.store.erase(current.consent_id)
+        proof = ConsentRecord(
+            consent_id=current.consent_id, at=datetime.now(timezone.utc), action="erase",
+            categories=frozenset({"necessary"}), policy_version=self.settings.policy_version,
+            language=self.settings.default_language, gpc=False, ip_prefix=None,
+            device="other", browser="Other", os="Other", texts_hash="")
+        removed = await self.store.erase(current.consent_id, proof)
         self.metrics.decisions.labels("erase").inc()
         response = JSONResponse({"consent_id": current.consent_id, "erased_records": removed,
                                  "kept": KEPT_AFTER_ERASE}, headers=NO_STORE)
