@@ -1,0 +1,314 @@
+"""Vendor catalogue: host, inline-script signature or cookie name -> vendor -> consent category.
+
+Loaded once at startup from ``config/vendors.toml`` plus the site's overrides; every lookup structure is
+built in the constructor so the per-request path only walks dictionaries and runs one compiled regex.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
+UNKNOWN_CATEGORY = "marketing"  # a third party nobody vouched for is blocked until consent
+
+_REQUIRED = ("name", "category", "purpose", "policy_url")
+_LISTS = ("hosts", "paths", "signatures", "cookies")
+_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS)
+
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
+_URL_JUNK = re.compile(r"[\t\n\r]")
+_HOST_LABELS = re.compile(r"^[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*$")
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One third party as the banner lists it and the filter recognises it."""
+
+    id: str
+    name: str
+    category: str
+    purpose: str
+    policy_url: str
+    hosts: tuple[str, ...]  # suffix match: "google-analytics.com" matches "www.google-analytics.com"
+    signatures: tuple[str, ...]  # substrings of inline <script> text that identify the vendor
+    cookies: tuple[str, ...]  # cookie names; a trailing "*" is a prefix match ("_ga_*")
+    paths: tuple[str, ...] = field(default=())  # "host/prefix" for hosts shared by several vendors
+
+
+def split_url(url: str) -> tuple[str, str] | None:
+    """(host, path+query) of a URL that makes a network request, None for relative and local URLs.
+
+    Normalises the way browsers do before fetching (stray whitespace, tabs, backslashes, userinfo,
+    port, trailing dot, percent-escapes in the host) so a disguised URL is not taken for first-party.
+    """
+    url = _URL_JUNK.sub("", url).strip(" \f\v\x00").replace("\\", "/")
+    if url.startswith("//"):
+        rest = url[2:]
+    else:
+        m = _SCHEME.match(url)
+        if m is None or m.group(1).lower() not in _NETWORK_SCHEMES:
+            return None  # relative, data:, blob:, about:, javascript:, mailto: ...
+        rest = url[m.end() :].lstrip("/")
+    end = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if i != -1 and i < end:
+            end = i
+    authority, path = rest[:end], rest[end:]
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        host = host[: host.find("]") + 1] if "]" in host else host
+    else:
+        host = host.partition(":")[0]
+    if "%" in host:
+        host = unquote(host)
+    host = host.lower().rstrip(".")
+    if not host:
+        return None
+    path = path.partition("#")[0]
+    return host, path or "/"
+
+
+def _suffixes(host: str) -> Iterator[str]:
+    """'a.b.c' -> 'a.b.c', 'b.c', 'c': the keys a suffix-matched host can be stored under."""
+    while True:
+        yield host
+        dot = host.find(".")
+        if dot == -1:
+            return
+        host = host[dot + 1 :]
+
+
+def _in_suffix_set(host: str, hosts: frozenset[str]) -> bool:
+    return any(s in hosts for s in _suffixes(host))
+
+
+class Catalogue:
+    """Immutable lookups over the vendors; build it with :meth:`load`."""
+
+    def __init__(self, vendors: Iterable[Vendor], allow_hosts: Iterable[str] = ()) -> None:
+        self.vendors: tuple[Vendor, ...] = tuple(vendors)
+        self.allow_hosts: frozenset[str] = frozenset(h.lower() for h in allow_hosts)
+        self._by_host: dict[str, Vendor] = {}
+        self._by_path: dict[str, list[tuple[str, Vendor]]] = {}
+        for vendor in self.vendors:
+            self._index_hosts(vendor)
+        for entries in self._by_path.values():
+            entries.sort(key=lambda e: len(e[0]), reverse=True)
+        self._by_signature = {s: v for v in self.vendors for s in v.signatures}
+        self._inline_text = _alternation([re.escape(s) for s in self._by_signature])
+        self._inline_bytes = _alternation([re.escape(s.encode("ascii")) for s in self._by_signature])
+        self._cookie_exact = {c: v for v in self.vendors for c in v.cookies if not c.endswith("*")}
+        self._cookie_prefixes = sorted(
+            ((c[:-1], v) for v in self.vendors for c in v.cookies if c.endswith("*")),
+            key=lambda e: len(e[0]),
+            reverse=True,
+        )
+
+    def _index_hosts(self, vendor: Vendor) -> None:
+        for host in vendor.hosts:
+            other = self._by_host.setdefault(host, vendor)
+            if other is not vendor:
+                raise ValueError(f"vendor {vendor.id!r}: host {host!r} is already claimed by vendor {other.id!r}")
+        for entry in vendor.paths:
+            host, slash, prefix = entry.partition("/")
+            self._by_path.setdefault(host, []).append((slash + prefix, vendor))
+
+    @classmethod
+    def load(cls, path: Path, extra: Mapping[str, Any] | None = None) -> Catalogue:
+        """Read the shipped catalogue and apply the site's ``[vendors]``/``[allow]`` tables from gateway.toml."""
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        tables = _tables(data.get("vendors", {}), f"{path}: [vendors]")
+        allow = list(_allow_hosts(data.get("allow", {}), f"{path}: [allow]"))
+        vendors = {vid: _build_vendor(vid, table, str(path)) for vid, table in tables.items()}
+        if extra:
+            where = "gateway.toml"
+            for vid, table in _tables(extra.get("vendors", {}), f"{where}: [vendors]").items():
+                vendors[vid] = _override(vendors.get(vid), vid, table, where)
+            allow += _allow_hosts(extra.get("allow", {}), f"{where}: [allow]")
+        return cls(vendors.values(), allow)
+
+    # -- hosts and URLs -------------------------------------------------------------------------------------
+
+    def vendor_for_host(self, host: str) -> Vendor | None:
+        """Vendor owning ``host`` by suffix match on its plain ``hosts`` (path entries need a URL)."""
+        for suffix in _suffixes(host.lower().rstrip(".")):
+            vendor = self._by_host.get(suffix)
+            if vendor is not None:
+                return vendor
+        return None
+
+    def vendor_for_url(self, url: str) -> Vendor | None:
+        """Most specific vendor for a URL: longest host suffix, then path entries before plain hosts."""
+        parts = split_url(url)
+        return None if parts is None else self._vendor_for(*parts)
+
+    def _vendor_for(self, host: str, path: str) -> Vendor | None:
+        for suffix in _suffixes(host):
+            for prefix, vendor in self._by_path.get(suffix, ()):
+                if path.startswith(prefix):
+                    return vendor
+            found = self._by_host.get(suffix)
+            if found is not None:
+                return found
+        return None
+
+    def category_for_url(self, url: str, first_party: frozenset[str]) -> str | None:
+        """None when the URL loads freely (relative, first-party or allow-listed host, data:/blob:);
+        otherwise the vendor's category, or "marketing" for an unknown third party.
+
+        First-party and allow-listed hosts are suffix matches too: "wgp.kz" covers "cdn.wgp.kz".
+        """
+        parts = split_url(url)
+        if parts is None:
+            return None
+        host, path = parts
+        if _in_suffix_set(host, first_party) or _in_suffix_set(host, self.allow_hosts):
+            return None
+        vendor = self._vendor_for(host, path)
+        return UNKNOWN_CATEGORY if vendor is None else vendor.category
+
+    # -- inline scripts ---------------------------------------------------------------------------------------
+
+    def vendor_for_inline(self, text: str) -> Vendor | None:
+        """First vendor whose signature occurs in an inline script's text."""
+        if self._inline_text is None:
+            return None
+        m = self._inline_text.search(text)
+        return None if m is None else self._by_signature[m.group()]
+
+    def vendors_for_inline_bytes(self, body: bytes) -> tuple[Vendor, ...]:
+        """Every vendor whose signature occurs in a script body, in order of first appearance.
+
+        Works on the page's raw bytes: signatures are ASCII, so utf-8 and windows-1251 pages alike match.
+        """
+        if self._inline_bytes is None:
+            return ()
+        seen: dict[str, Vendor] = {}
+        for m in self._inline_bytes.finditer(body):
+            vendor = self._by_signature[m.group().decode("ascii")]
+            seen.setdefault(vendor.id, vendor)
+        return tuple(seen.values())
+
+    # -- cookies and CSP --------------------------------------------------------------------------------------
+
+    def vendor_for_cookie(self, name: str) -> Vendor | None:
+        """Exact names first, then the longest matching prefix pattern."""
+        vendor = self._cookie_exact.get(name)
+        if vendor is not None:
+            return vendor
+        for prefix, candidate in self._cookie_prefixes:
+            if name.startswith(prefix):
+                return candidate
+        return None
+
+    def category_for_cookie(self, name: str) -> str | None:
+        """None = unknown cookie (treated as necessary when first-party)."""
+        vendor = self.vendor_for_cookie(name)
+        return None if vendor is None else vendor.category
+
+    def cookies_for(self, categories: Iterable[str]) -> tuple[str, ...]:
+        """Cookie names and patterns of the vendors in ``categories`` (to expire on withdrawal)."""
+        wanted = frozenset(categories)
+        return tuple(dict.fromkeys(c for v in self.vendors if v.category in wanted for c in v.cookies))
+
+    def hosts_for(self, categories: Iterable[str]) -> tuple[str, ...]:
+        """Host suffixes (and "host/path" entries) of the vendors in ``categories``, for CSP source lists."""
+        wanted = frozenset(categories)
+        return tuple(
+            dict.fromkeys(h for v in self.vendors if v.category in wanted for h in (*v.hosts, *v.paths))
+        )
+
+
+def _alternation(patterns: list[str] | list[bytes]) -> Any:
+    """One compiled alternation, longest pattern first so overlapping signatures resolve predictably."""
+    if not patterns:
+        return None
+    ordered = sorted(patterns, key=len, reverse=True)
+    if isinstance(ordered[0], bytes):
+        return re.compile(b"|".join(ordered))  # type: ignore[arg-type]
+    return re.compile("|".join(ordered))  # type: ignore[arg-type]
+
+
+def _tables(value: Any, where: str) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: must be a table of vendor tables")
+    for vid, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ValueError(f"{where}: vendor {vid!r} must be a table")
+    return dict(value)
+
+
+def _allow_hosts(value: Any, where: str) -> list[str]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: must be a table with a 'hosts' list")
+    unknown = set(value) - {"hosts"}
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; only 'hosts' is allowed")
+    return [_host(h, f"{where} hosts") for h in _str_list(value.get("hosts", []), f"{where}: field 'hosts'")]
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where} must be a list of strings")
+    return list(value)
+
+
+def _host(value: str, where: str) -> str:
+    host = value.strip().lower().rstrip(".")
+    if not _HOST_LABELS.match(host):
+        raise ValueError(f"{where}: {value!r} is not a bare host name (no scheme, path or port)")
+    return host
+
+
+def _check_field(vid: str, name: str, value: Any, where: str) -> Any:
+    """Validate one field and return it normalised; every message names the vendor and the field."""
+    prefix = f"{where}: vendor {vid!r}: field {name!r}"
+    if name not in _KNOWN_FIELDS:
+        raise ValueError(f"{where}: vendor {vid!r}: unknown field {name!r} (known: {sorted(_KNOWN_FIELDS)})")
+    if name in _LISTS:
+        items = _str_list(value, prefix)
+        if name == "hosts":
+            return tuple(_host(h, prefix) for h in items)
+        if name == "paths":
+            return tuple(_path_entry(p, prefix) for p in items)
+        if name == "signatures" and not all(s.isascii() and s for s in items):
+            raise ValueError(f"{prefix}: signatures must be non-empty ASCII strings")
+        return tuple(items)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{prefix} must be a non-empty string")
+    if name == "category" and value not in CATEGORIES:
+        raise ValueError(f"{prefix}: unknown category {value!r}; expected one of {', '.join(CATEGORIES)}")
+    return value
+
+
+def _path_entry(value: str, where: str) -> str:
+    host, slash, prefix = value.partition("/")
+    if not slash:
+        raise ValueError(f"{where}: {value!r} must look like 'host/path-prefix'")
+    return f"{_host(host, where)}/{prefix}"
+
+
+def _build_vendor(vid: str, table: Mapping[str, Any], where: str) -> Vendor:
+    values = {name: _check_field(vid, name, value, where) for name, value in table.items()}
+    missing = [name for name in _REQUIRED if name not in values]
+    if missing:
+        raise ValueError(f"{where}: vendor {vid!r}: missing field {missing[0]!r}")
+    lists = {name: values.get(name, ()) for name in _LISTS}
+    return Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists)
+
+
+def _override(base: Vendor | None, vid: str, table: Mapping[str, Any], where: str) -> Vendor:
+    """A site's table replaces the named fields of a shipped vendor, or defines a new one in full."""
+    if base is None:
+        return _build_vendor(vid, table, where)
+    values = {name: _check_field(vid, name, value, where) for name, value in table.items()}
+    return replace(base, **values)
