@@ -213,11 +213,16 @@ async def _request_body(receive, done: asyncio.Event) -> AsyncIterator[bytes]:
 
 
 async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send) -> None:
-    async for chunk in resp.content.iter_any():
+    """Send each chunk as it arrives; the last one carries ``more_body=False`` (one send fewer per response)."""
+    content = resp.content
+    while chunk := await content.readany():
+        last = content.at_eof()
         if decoder is not None:
-            chunk = decoder.feed(chunk)
-        if chunk:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = decoder.feed(chunk) + (decoder.flush() if last else b"")
+        if chunk or last:
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+        if last:
+            return
     tail = decoder.flush() if decoder is not None else b""
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 

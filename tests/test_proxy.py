@@ -419,8 +419,11 @@ async def test_big_page_streams_with_flat_memory(proxy, upstream):
             received += len((await call.next())["body"])
         assert not upstream.big_done.is_set()
         upstream.release.set()
-        while (message := await call.next())["more_body"]:
+        while True:
+            message = await call.next()
             received += len(message["body"])
+            if not message.get("more_body"):
+                break
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

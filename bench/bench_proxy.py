@@ -1,0 +1,265 @@
+"""Proxy throughput: upstream direct, the plainest aiohttp pass-through (the peer), our ReverseProxy alone,
+the full gateway stack (compression -> consent -> proxy) and nginx ``proxy_pass`` when installed.
+
+Every server is its own process on 127.0.0.1; load comes from ``wrk`` (or an aiohttp client loop when wrk is
+missing) with 32 connections for a fixed time after a warm-up. Each target is measured twice and the better
+run kept, since the machine is small and noisy. Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACKERS = """<script async src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"></script>
+<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}gtag('js',new Date());
+gtag('config','G-ABC123');</script>
+<script>!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?n.callMethod.apply(n,arguments)
+:n.queue.push(arguments)};t=b.createElement(e);t.async=!0;t.src=v;s=b.getElementsByTagName(e)[0];
+s.parentNode.insertBefore(t,s)}(window,document,'script','https://connect.facebook.net/en_US/fbevents.js');
+fbq('init','1234567890');fbq('track','PageView');</script>
+<noscript><img height="1" width="1" style="display:none" src="https://www.facebook.com/tr?id=1234567890&ev=PageView&noscript=1"/></noscript>
+<script>(function(m,e,t,r,i,k,a){m[i]=m[i]||function(){(m[i].a=m[i].a||[]).push(arguments)};m[i].l=1*new Date();
+k=e.createElement(t),a=e.getElementsByTagName(t)[0],k.async=1,k.src=r,a.parentNode.insertBefore(k,a)})
+(window,document,"script","https://mc.yandex.ru/metrika/tag.js","ym");ym(12345678,"init",{webvisor:true});</script>
+"""
+
+
+def page() -> bytes:
+    body = "".join(f"<section><h2>Проект {i}</h2><p>WGP — инженерные услуги в Атырау: проектирование, "
+                   f"экспертиза, сопровождение строительства. <a href=/projects/{i}>Подробнее</a></p></section>\n"
+                   for i in range(36))
+    html = (f"<!doctype html><html lang=ru><head><meta charset=utf-8><title>WGP</title>{TRACKERS}"
+            f"<script src=https://code.jquery.com/jquery-3.7.1.min.js></script><script src=/app.js></script>"
+            f"</head><body>{body}<iframe src=https://www.youtube.com/embed/xyz width=560 height=315></iframe>"
+            f"</body></html>")
+    data = html.encode()
+    return data + b"<!--" + b" " * max(0, 11 * 1024 - len(data) - 7) + b"-->"
+
+
+ASSET = b"".join(b"function f%05d(a){return a*%d+1;}\n" % (i, i) for i in range(1000))[:30 * 1024]
+PATHS = {"html": "/page.html", "asset": "/app.js"}
+
+
+def serve_upstream(port: int) -> None:
+    from aiohttp import web
+
+    html = page()
+
+    async def handle_page(request: web.Request) -> web.Response:
+        return web.Response(body=html, content_type="text/html", charset="utf-8")
+
+    async def handle_asset(request: web.Request) -> web.Response:
+        return web.Response(body=ASSET, content_type="application/javascript")
+
+    app = web.Application()
+    app.add_routes([web.get("/page.html", handle_page), web.get("/app.js", handle_asset)])
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=_loop())
+
+
+def serve_peer(port: int, upstream: str) -> None:
+    """The plainest aiohttp pass-through: one shared session, read the answer, send it on."""
+    import aiohttp
+    from aiohttp import web
+
+    hop = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade", "te", "trailer"}
+
+    async def session_ctx(app: web.Application):
+        app["s"] = aiohttp.ClientSession(auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        yield
+        await app["s"].close()
+
+    async def forward(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
+        async with request.app["s"].request(request.method, upstream + request.rel_url.raw_path_qs, headers=headers,
+                                            data=await request.read() or None, allow_redirects=False) as r:
+            body = await r.read()
+            out = [(k, v) for k, v in r.headers.items() if k.lower() not in hop]
+            return web.Response(body=body, status=r.status, headers=out)
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=_loop())
+
+
+def serve_ours(port: int, upstream: str, stack: bool) -> None:
+    import uvicorn
+
+    if stack:
+        from gateway.app import create_app
+        from gateway.settings import Settings
+        from gateway.store.memory import MemoryStore
+
+        settings = Settings(upstream=upstream, secret_keys=("bench-" + "k" * 40,), cookie_secure=False,
+                            data_dir=Path(tempfile.mkdtemp(prefix="bench-gw-")))
+        app = create_app(settings, store=MemoryStore())
+    else:
+        from gateway.proxy import ReverseProxy
+
+        app = ReverseProxy(upstream)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False,
+                http="httptools", loop="uvloop", lifespan="on", server_header=False)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover
+        return asyncio.new_event_loop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+def load(url: str, seconds: float, connections: int = 32) -> float:
+    """Requests per second over ``seconds`` with ``connections`` concurrent keep-alive connections."""
+    if shutil.which("wrk"):
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+                             capture_output=True, text=True, timeout=seconds + 30).stdout
+        found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if found is None or "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"bad run against {url}:\n{out}")
+        return float(found.group(1))
+    out = subprocess.run([sys.executable, __file__, "_load", url, str(seconds), str(connections)],
+                         capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    return float(out.strip())
+
+
+def client_loop(url: str, seconds: float, connections: int) -> None:
+    import aiohttp
+
+    async def main() -> int:
+        done = 0
+        stop = time.monotonic() + seconds
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as s:
+            async def worker() -> None:
+                nonlocal done
+                while time.monotonic() < stop:
+                    async with s.get(url) as r:
+                        await r.read()
+                        done += r.status == 200
+            await asyncio.gather(*(worker() for _ in range(connections)))
+        return done
+
+    print(_loop().run_until_complete(main()) / seconds)
+
+
+def nginx(port: int, upstream: str, workdir: Path) -> subprocess.Popen | None:
+    if not shutil.which("nginx"):
+        return None
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""worker_processes 1; error_log {workdir}/error.log; pid {workdir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{ access_log off; upstream up {{ server {upstream.removeprefix('http://')}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://up; proxy_http_version 1.1;
+    proxy_set_header Connection ""; proxy_set_header Host $host; }} }} }}
+""")
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(workdir), "-g", "daemon off;"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--warmup", type=float, default=1, help="whole seconds with wrk")
+    args = parser.parse_args()
+    up_port = free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    procs = [spawn("_upstream", str(up_port))]
+    wait_ready(upstream + PATHS["html"], procs[0])
+    targets = {"upstream direct": upstream}
+    workdir = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    try:
+        servers = [("aiohttp peer", "_peer"), ("ours: ReverseProxy", "_ours")]
+        probe = subprocess.run([sys.executable, "-c", "import gateway.app"], cwd=ROOT, capture_output=True, text=True)
+        if probe.returncode == 0:
+            servers.append(("ours: full stack", "_stack"))
+        else:
+            print(f"full stack skipped: gateway.app does not import ({probe.stderr.strip().splitlines()[-1]})")
+        owners: dict[str, subprocess.Popen | None] = {}
+        for name, mode in servers:
+            port = free_port()
+            procs.append(spawn(mode, str(port), upstream))
+            targets[name] = f"http://127.0.0.1:{port}"
+            owners[name] = procs[-1]
+        port = free_port()
+        if (proc := nginx(port, upstream, workdir)) is not None:
+            procs.append(proc)
+            targets["nginx proxy_pass"] = f"http://127.0.0.1:{port}"
+            owners["nginx proxy_pass"] = proc
+        else:
+            print("nginx not installed: nginx proxy_pass skipped")
+        for name, url in targets.items():
+            wait_ready(url + PATHS["html"], owners.get(name))
+        print(f"load: {'wrk' if shutil.which('wrk') else 'aiohttp client loop'}, 32 connections, "
+              f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of 2")
+        results: dict[str, dict[str, float]] = {}
+        for name, base in targets.items():
+            for kind, path in PATHS.items():
+                load(base + path, args.warmup)
+                results.setdefault(name, {})[kind] = max(load(base + path, args.seconds) for _ in range(2))
+        report(results)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    peer = results["aiohttp peer"]
+    print(f"\n{'target':24} {'html 11 KB req/s':>17} {'asset 30 KB req/s':>18} {'html/peer':>10} {'asset/peer':>11}")
+    for name, r in results.items():
+        print(f"{name:24} {r['html']:17.0f} {r['asset']:18.0f} {r['html'] / peer['html']:10.2f} "
+              f"{r['asset'] / peer['asset']:11.2f}")
+    ours = results["ours: ReverseProxy"]
+    print(f"\ngoals: ReverseProxy html/peer {ours['html'] / peer['html']:.2f} (>= 0.80), "
+          f"asset/peer {ours['asset'] / peer['asset']:.2f} (>= 0.90)")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "_upstream":
+        serve_upstream(int(sys.argv[2]))
+    elif mode == "_peer":
+        serve_peer(int(sys.argv[2]), sys.argv[3])
+    elif mode in ("_ours", "_stack"):
+        serve_ours(int(sys.argv[2]), sys.argv[3], stack=mode == "_stack")
+    elif mode == "_load":
+        client_loop(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
