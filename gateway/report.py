@@ -12,12 +12,16 @@ import asyncio
 import csv
 import io
 import json
+import random
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+from gateway.store import BannerEvent, ConsentRecord, StoreError, open_store
+from gateway.useragent import classify
 
 CATEGORIES = ("preferences", "analytics", "marketing")
 TOTALS = ("shown", "decisions", "accept_all", "reject_all", "custom", "withdraw", "erase")
@@ -182,35 +186,38 @@ def add_commands(subparsers: Any) -> None:
     seed.set_defaults(handler=run_seed)
 
 
-def _with_store(settings: Any, work: Callable[[Any], Awaitable[T]]) -> T:
-    from gateway.store import open_store
-
+def _with_store(command: str, settings: Any, work: Callable[[Any], Awaitable[T]]) -> T | None:
+    """Open the configured store, run `work`, close it; a storage failure is one line on stderr and None."""
     async def main() -> T:
-        store = open_store(settings.database, settings.timezone)
-        await store.open()
-        try:
+        url = getattr(settings, "database_url", None) or settings.database  # Settings fills in the default path
+        async with open_store(url, settings.timezone) as store:
             return await work(store)
-        finally:
-            await store.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except (StoreError, ValueError, OSError) as exc:  # the URL is not echoed: it may carry a password
+        print(f"{command}: cannot use the consent store: {exc}", file=sys.stderr)
+        return None
 
 
 def run_report(args: argparse.Namespace, settings: Any) -> int:
-    start, end = default_range(settings.timezone)
-    end = args.end or end
+    end = args.end or default_range(settings.timezone)[1]
     start = args.start or end - timedelta(days=DEFAULT_DAYS - 1)
     if error := range_error(start, end, ("--from", "--to")):
         print(f"report: {error}", file=sys.stderr)
         return 2
-    summary = _with_store(settings, lambda store: store.summary(start, end))
+    summary = _with_store("report", settings, lambda store: store.summary(start, end))
+    if summary is None:
+        return 1
     sys.stdout.write(FORMATS[args.format](summary))
     return 0
 
 
 def run_purge(args: argparse.Namespace, settings: Any) -> int:
     before = datetime.now(ZoneInfo("UTC")) - args.older_than
-    removed = _with_store(settings, lambda store: store.purge(before))
+    removed = _with_store("purge", settings, lambda store: store.purge(before))
+    if removed is None:
+        return 1
     print(f"Purged {removed} consent-log rows recorded before {before:%Y-%m-%d %H:%M} UTC; daily rollups kept.")
     return 0
 
@@ -218,7 +225,7 @@ def run_purge(args: argparse.Namespace, settings: Any) -> int:
 # --- demo data ----------------------------------------------------------------------------------------------
 
 DEMO_PREFIX = "demo-"
-DEMO_POLICIES = ("2022-06-01", "2023-01-12")  # (older, current): the policy changes 40% of the way through
+DEMO_POLICIES = ("2022-06-01", "2023-01-12")  # (older, current): the policy changes 40% of the way in
 _DEMO_LANGUAGES = (("ru", 55), ("kk", 25), ("en", 20))
 _DEMO_AGENTS = (  # (weight, user-agent): classified by gateway.useragent exactly like live traffic
     (30, "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -245,18 +252,13 @@ _DEMO_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", None)  # 
 _BATCH = 256  # writes in flight at once, so the store's group commit can batch them
 
 
-async def seed_demo(store: Any, days: int, rows: int, seed: int = 1,
+async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: str = DEMO_POLICIES[1],
                     now: datetime | None = None) -> tuple[int, int]:
     """Write `rows` synthetic log rows through the store's real write path; returns (rows, impressions).
 
     Each visitor sees the banner once; 60% decide (GPC senders reject more and never get marketing in a custom
     choice); about 5% of those who allowed something later withdraw. Every timestamp lies in the past.
     """
-    import random
-
-    from gateway.store import BannerEvent, ConsentRecord
-    from gateway.useragent import classify
-
     rng = random.Random(seed)
     now = now or datetime.now(ZoneInfo("UTC"))
     span = days * 86400.0
@@ -270,8 +272,7 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1,
         at = now - timedelta(seconds=ago)
         lang = rng.choices(languages, lang_weights)[0]
         agent = rng.choices(agents, agent_weights)[0]
-        policy = DEMO_POLICIES[0] if ago > span * 0.6 else DEMO_POLICIES[1]
-        traits = dict(language=lang, policy_version=policy, device=agent.device, browser=agent.browser, os=agent.os)
+        traits = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy, device=agent.device, browser=agent.browser, os=agent.os)
         pending.append(store.record_event(BannerEvent(at=at, event="shown", **traits)))
         shown += 1
         if rng.random() < 0.6:
@@ -291,7 +292,7 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1,
             pending.append(store.append(record))
             written += 1
             if len(granted) > 1 and written < rows and rng.random() < 0.05:
-                later = at + timedelta(seconds=rng.uniform(0, ago - 1))
+                later = at + timedelta(seconds=rng.uniform(0, min(ago - 1, 14 * 86400)))  # within two weeks
                 pending.append(store.append(ConsentRecord(
                     consent_id=record.consent_id, at=later, action="withdraw", categories=frozenset({"necessary"}),
                     gpc=gpc, ip_prefix=record.ip_prefix, texts_hash="demo", **traits)))
@@ -304,7 +305,12 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1,
 
 
 def run_seed(args: argparse.Namespace, settings: Any) -> int:
-    rows, shown = _with_store(settings, lambda store: seed_demo(store, args.days, args.rows, args.seed))
+    current = getattr(settings, "policy_version", DEMO_POLICIES[1])
+    result = _with_store("seed-demo-data", settings,
+                         lambda store: seed_demo(store, args.days, args.rows, args.seed, policy=current))
+    if result is None:
+        return 1
+    rows, shown = result
     print(f"Seeded {rows} synthetic consent-log rows (consent ids start with '{DEMO_PREFIX}') and {shown} banner "
           f"impressions over the last {args.days} days.")
     return 0
