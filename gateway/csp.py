@@ -58,7 +58,7 @@ class CspBuilder:
             hosts = "*"
         else:
             granted = [c for c in self._categories if c not in blocked]
-            allowed = set(self._catalogue.allowed_hosts) | set(self._catalogue.hosts_for(granted))
+            allowed = set(self._catalogue.allow_hosts) | set(self._catalogue.hosts_for(granted))
             hosts = " ".join(sorted({_sources(h) for h in allowed}))
         parts = [f"{d} {_KEYWORDS[d]} {self._extra} {hosts}".replace("  ", " ").strip() for d in DIRECTIVES]
         parts.append(f"report-uri {self._report}")

@@ -64,3 +64,13 @@ async def gateway_error_handler(request: Request, exc: Exception) -> JSONRespons
         status_code=exc.status,
         headers={"Cache-Control": "no-store"},
     )
+
+
+STORE_DOWN = "the consent log is unavailable, nothing was recorded; try again shortly"
+
+
+async def store_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Storage failed: say so, set no cookie, acknowledge nothing."""
+    logging.getLogger("gateway.store").error("store failure on %s %s: %r", request.method, request.url.path, exc)
+    return JSONResponse({"error": "unavailable", "message": STORE_DOWN}, status_code=503,
+                        headers={"Cache-Control": "no-store", "Retry-After": "5"})

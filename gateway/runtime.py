@@ -13,17 +13,18 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
 
 from .api import ConsentAPI
 from .assets import StaticAsset
 from .csp import CspBuilder
 from .decision import Decision
-from .errors import GatewayError, gateway_error_handler
+from .errors import GatewayError, gateway_error_handler, store_error_handler
 from .locales import build_configs
 from .metrics import Metrics
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
-from .store import ConsentStore, open_store
+from .store import ConsentStore, StoreError, open_store
 from .vendors import Catalogue
 from .visitor import VisitorReader
 
@@ -77,8 +78,8 @@ class Gateway:
     def consent_app(self, extra_routes: list | None = None) -> Starlette:
         """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
         return Starlette(
-            routes=[*self.api.routes(), *(extra_routes or [])],
-            exception_handlers={GatewayError: gateway_error_handler},
+            routes=[Mount(self.settings.prefix, routes=[*self.api.routes(), *(extra_routes or [])])],
+            exception_handlers={GatewayError: gateway_error_handler, StoreError: store_error_handler},
             middleware=[Middleware(CORSMiddleware, allow_origins=list(self.settings.origins), allow_credentials=True,
                                    allow_methods=["GET", "PUT", "DELETE", "POST"], allow_headers=["Content-Type"],
                                    max_age=600)],
