@@ -318,3 +318,26 @@ async def test_store_failure_is_503_and_sets_no_cookie(client: httpx.AsyncClient
     assert r.status_code == 503 and "set-cookie" not in r.headers
     assert "message" in r.json()
     assert (await client.get("/_consent/healthz")).status_code == 503
+
+
+async def test_concurrent_puts_are_durable_when_answered_and_share_commits(
+        client: httpx.AsyncClient, settings: Settings) -> None:
+    import asyncio
+
+    store = client.app.gateway.store
+    commits_before = store.commits
+    con = sqlite3.connect(settings.data_dir / "consent.sqlite3")
+    seen: list[bool] = []
+
+    async def visitor(i: int) -> None:
+        async with httpx.AsyncClient(transport=client._transport, base_url=SITE,
+                                     headers={"user-agent": "Mozilla/5.0 Firefox/130.0"}) as own:
+            r = await own.put("/_consent/state", content=b'{"action":"accept_all"}', headers=JSON)
+            assert r.status_code == 200
+            cid = r.json()["consent_id"]
+            seen.append(con.execute("SELECT 1 FROM consent_log WHERE consent_id = ?", (cid,)).fetchone() == (1,))
+
+    await asyncio.gather(*(visitor(i) for i in range(100)))
+    con.close()
+    assert seen == [True] * 100
+    assert store.commits - commits_before < 100
