@@ -31,7 +31,8 @@ logger = logging.getLogger("gateway.admin")
 REALM = 'Basic realm="consent-gateway", charset="UTF-8"'
 DISABLED = ("Admin is disabled: set GATEWAY_ADMIN_TOKEN (or GATEWAY_ADMIN_TOKEN_FILE) to enable the dashboard, "
             "the summary API and /metrics.")
-UNAUTHORIZED = "Admin token required: send 'Authorization: Bearer <token>' or HTTP basic auth with the token as password."
+UNAUTHORIZED = ("Admin token required: send 'Authorization: Bearer <token>' or HTTP basic auth with the token as "
+                "password.")
 MISSING, MALFORMED, WRONG = "missing", "malformed", "wrong"  # reasons, also the auth-failure counter's label
 CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
        "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

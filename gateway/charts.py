@@ -244,8 +244,8 @@ def _kpis(summary: dict[str, Any]) -> str:
     items = [("shown", "Banner shown", totals["shown"]), ("decisions", "Decisions", totals["decisions"]),
              ("interaction_rate", "Interaction rate", percent(summary["interaction_rate"]))]
     items += [(f"opt_in_{c}", f"Opt-in {LABELS[c].lower()}", percent(summary["opt_in_rate"][c])) for c in CATEGORIES]
-    items += [("gpc_share", "GPC share", percent(summary["gpc_share"])), ("withdraw", "Withdrawals", totals["withdraw"]),
-              ("erase", "Erasures", totals["erase"])]
+    items += [("gpc_share", "GPC share", percent(summary["gpc_share"])),
+              ("withdraw", "Withdrawals", totals["withdraw"]), ("erase", "Erasures", totals["erase"])]
     cells = "".join(f'<div><dt>{esc(label)}</dt><dd data-metric="{name}">{esc(value)}</dd></div>'
                     for name, label, value in items)
     return f'<section aria-labelledby="h-kpi"><h2 id="h-kpi">Headline</h2><dl class="kpis">{cells}</dl></section>'
@@ -302,6 +302,7 @@ def render_page(summary: dict[str, Any], *, today: date, error: str | None = Non
           [[d["day"], d["shown"], d["decisions"], *(d[c] for c in DECISIONS)] for d in days])}</section>
 <section aria-labelledby="h-breakdowns"><h2 id="h-breakdowns">Breakdowns</h2>{legend(CHOICES)}
 <div class="cols">{"".join(_breakdown(name, summary["breakdowns"][name]) for name in BREAKDOWN_TITLES)}</div></section>
-<section aria-labelledby="h-hosts"><h2 id="h-hosts">Top blocked hosts</h2><div class="scroll">{host_table}</div></section>
+<section aria-labelledby="h-hosts"><h2 id="h-hosts">Top blocked hosts</h2>
+<div class="scroll">{host_table}</div></section>
 </main></body></html>
 """

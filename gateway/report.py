@@ -170,7 +170,8 @@ def add_commands(subparsers: Any) -> None:
     report = subparsers.add_parser("report", help="print the consent summary for a range of local days")
     report.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
                         help=f"first day, inclusive (default: {DEFAULT_DAYS} days ending --to)")
-    report.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last day, inclusive (default: today)")
+    report.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+                        help="last day, inclusive (default: today)")
     report.add_argument("--format", choices=tuple(FORMATS), default="table")
     report.set_defaults(handler=run_report)
 
@@ -272,7 +273,8 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: 
         at = now - timedelta(seconds=ago)
         lang = rng.choices(languages, lang_weights)[0]
         agent = rng.choices(agents, agent_weights)[0]
-        traits = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy, device=agent.device, browser=agent.browser, os=agent.os)
+        traits = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy,
+                      device=agent.device, browser=agent.browser, os=agent.os)
         pending.append(store.record_event(BannerEvent(at=at, event="shown", **traits)))
         shown += 1
         if rng.random() < 0.6:
