@@ -1,5 +1,10 @@
 """A per-visitor Content-Security-Policy built from the categories the visitor refused.
 
+A visitor who has not decided yet gets a policy that admits the catalogue's known vendors but no unknown
+host: their tags are already neutralised in the HTML, and the banner must be able to turn them on without a
+reload. Once the visitor has decided, the policy admits only the hosts of the granted categories, so a tag
+that a tag manager or a first-party script injects later is refused by the browser itself.
+
 It is sent as its own header beside the origin's policy, never merged into it: a browser enforces every
 policy it receives, so ours can only narrow what the origin allows, never loosen it.
 """
@@ -44,21 +49,22 @@ class CspBuilder:
         self._categories = categories
         self._extra = " ".join(sorted({_sources(h) for h in extra_hosts}))
         self._report = report_uri
-        self._cache: dict[frozenset[str], str] = {}
+        self._cache: dict[tuple[frozenset[str], bool], str] = {}
 
-    def policy(self, blocked: frozenset[str]) -> str:
-        cached = self._cache.get(blocked)
+    def policy(self, blocked: frozenset[str], decided: bool = True) -> str:
+        key = (blocked, decided)
+        cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[blocked] = self._build(blocked)
+            cached = self._cache[key] = self._build(blocked, decided)
         return cached
 
-    def _build(self, blocked: frozenset[str]) -> str:
-        if "marketing" not in blocked:
+    def _build(self, blocked: frozenset[str], decided: bool) -> str:
+        if decided and "marketing" not in blocked:
             # Unknown third parties count as marketing: once it is granted, any host may load.
             hosts = "*"
         else:
-            granted = [c for c in self._categories if c not in blocked]
-            allowed = set(self._catalogue.allow_hosts) | set(self._catalogue.hosts_for(granted))
+            admitted = [c for c in self._categories if not decided or c not in blocked]
+            allowed = set(self._catalogue.allow_hosts) | set(self._catalogue.hosts_for(admitted))
             hosts = " ".join(sorted({_sources(h) for h in allowed}))
         parts = [f"{d} {_KEYWORDS[d]} {self._extra} {hosts}".replace("  ", " ").strip() for d in DIRECTIVES]
         parts.append(f"report-uri {self._report}")

@@ -12,6 +12,7 @@ from .settings import CATEGORIES
 class Decision:
     blocked: frozenset[str]        # categories whose trackers must not load
     show_banner: bool              # inject the banner script
+    decided: bool                  # an explicit, current choice (the CSP admits only what it granted)
     consent_mode: dict[str, str]   # Google Consent Mode v2 defaults, all seven keys
 
 
@@ -31,5 +32,5 @@ def decide(state: ConsentState, is_bot: bool, categories: tuple[str, ...] = CATE
     """Bots get every optional tracker blocked and no banner; people get exactly what they granted."""
     if is_bot:
         blocked = frozenset(c for c in categories if c != "necessary")
-        return Decision(blocked, False, consent_mode(ConsentState()))
-    return Decision(state.blocked(categories), True, consent_mode(state))
+        return Decision(blocked, False, True, consent_mode(ConsentState()))
+    return Decision(state.blocked(categories), True, state.decided, consent_mode(state))

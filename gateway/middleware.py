@@ -111,7 +111,7 @@ class _Responder:
             return
         origin_csp = headers.get("content-security-policy", "")
         if gw.csp.enabled:
-            headers.append(gw.csp.header, gw.csp.policy(blocked))
+            headers.append(gw.csp.header, gw.csp.policy(blocked, self.decision.decided))
         if "content-encoding" in headers or self.scope["method"] == "HEAD" or status in (204, 206, 304):
             return
         nonce = _NONCE.search(origin_csp)

@@ -92,5 +92,9 @@ class Gateway:
         html = (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
                 f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
         if decision.show_banner:
-            html += f'<script{attr} src="{self.banner_src}" defer></script>'
+            admits = ""
+            if self.csp.enabled and self.csp.header == "Content-Security-Policy" and decision.decided:
+                granted = [c for c in self.settings.categories if c not in decision.blocked]
+                admits = f' data-consent-csp="{" ".join(granted)}"'
+            html += f'<script{attr} src="{self.banner_src}"{admits} defer></script>'
         return html

@@ -1,0 +1,197 @@
+"""Through the reverse proxy, in headless Chromium with every request recorded.
+
+A realistic page carrying the real public snippets of GTM, GA4, Meta Pixel, LinkedIn Insight, Yandex.Metrika,
+a YouTube iframe, jQuery from a CDN and a first-party script is served by a local upstream; the gateway runs
+`consent-gateway serve --upstream` in a subprocess. Third-party hosts are answered by the test's own routing,
+never the network.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from .conftest import _free_port
+
+pytestmark = pytest.mark.browser
+SITE_DIR = Path(__file__).parent / "site"
+ROOT = Path(__file__).resolve().parents[2]
+UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36")
+ANALYTICS_HOSTS = ("www.googletagmanager.com", "mc.yandex.ru")
+MARKETING_HOSTS = ("connect.facebook.net", "www.facebook.com", "snap.licdn.com", "px.ads.linkedin.com",
+                   "www.youtube.com")
+TRACKER_SUFFIXES = ("googletagmanager.com", "google-analytics.com", "yandex.ru", "facebook.net", "facebook.com",
+                    "licdn.com", "linkedin.com", "youtube.com", "doubleclick.net")
+GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+
+
+def _upstream_app() -> Starlette:
+    return Starlette(routes=[
+        Route("/", lambda r: FileResponse(SITE_DIR / "index.html", media_type="text/html; charset=utf-8")),
+        Route("/static/site.js", lambda r: FileResponse(SITE_DIR / "site.js", media_type="text/javascript")),
+        Route("/favicon.ico", lambda r: Response(status_code=204)),
+    ])
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(_upstream_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("proxy-gateway")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_SECRET_KEYS"] = "browser-test-key-" + "k" * 32
+    log = data / "gateway.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
+             "--data-dir", str(data), "--set", f"origins={url}"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gateway exited: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/_consent/healthz", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def visit(browser: Any, gateway: str) -> Iterator[Any]:
+    """A fresh visitor: own cookies, every request recorded, third parties answered locally."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        context = browser.new_context(base_url=gateway, user_agent=UA, locale="ru-RU")
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.hosts = []  # type: ignore[attr-defined]
+
+        def third_party(route: Any) -> None:
+            url = route.request.url
+            page.hosts.append(urlsplit(url).hostname)
+            if route.request.resource_type == "image":
+                route.fulfill(status=200, body=GIF, content_type="image/gif")
+            elif route.request.resource_type in ("document", "iframe") or "/embed/" in url:
+                route.fulfill(status=200, body="<html><body>embedded</body></html>", content_type="text/html")
+            elif "jquery" in url:
+                route.fulfill(status=200, body="window.jQuery = function () {};", content_type="text/javascript")
+            else:
+                route.fulfill(status=200, body="/* stand-in */", content_type="text/javascript")
+
+        context.route(lambda url: urlsplit(url).hostname != "127.0.0.1", third_party)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def trackers(page: Any) -> list[str]:
+    return sorted({h for h in page.hosts if h.endswith(TRACKER_SUFFIXES)})
+
+
+def open_page(page: Any) -> None:
+    page.goto("/")
+    page.wait_for_selector("#consent-banner [data-consent-action='accept-all']", state="visible")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.dataset.firstParty") == "ran"
+    assert page.evaluate("document.documentElement.dataset.jquery") == "function"
+    assert "cdnjs.cloudflare.com" in page.hosts
+
+
+def test_no_tracker_before_a_choice(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    assert trackers(page) == []
+
+
+def test_no_tracker_after_reject_all_also_after_reload(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.click("[data-consent-action='reject-all']")
+    page.wait_for_timeout(500)
+    page.reload()
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.dataset.firstParty") == "ran"
+    assert trackers(page) == []
+
+
+def test_accept_all_loads_every_tracker_without_reload(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.evaluate("window.__sameDocument = true")
+    page.click("[data-consent-action='accept-all']")
+    for host in ANALYTICS_HOSTS + ("connect.facebook.net", "snap.licdn.com", "www.youtube.com"):
+        deadline = time.monotonic() + 5
+        while host not in page.hosts and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert host in page.hosts, f"{host} did not load after accept-all: {sorted(set(page.hosts))}"
+    assert page.evaluate("window.__sameDocument") is True
+    assert "www.googletagmanager.com" in page.hosts
+
+
+def test_analytics_only_loads_only_analytics(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.click("[data-consent-action='customize']")
+    page.check("input[data-consent-category='analytics']")
+    page.click("[data-consent-action='save']")
+    deadline = time.monotonic() + 5
+    while not all(h in page.hosts for h in ANALYTICS_HOSTS) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+    assert all(h in page.hosts for h in ANALYTICS_HOSTS), sorted(set(page.hosts))
+    assert not any(h in page.hosts for h in MARKETING_HOSTS), sorted(set(page.hosts))
+
+
+def test_csp_stops_a_tracker_injected_after_analytics_only_consent(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.click("[data-consent-action='customize']")
+    page.check("input[data-consent-category='analytics']")
+    page.click("[data-consent-action='save']")
+    page.wait_for_timeout(300)
+    page.reload()
+    page.wait_for_timeout(500)
+    assert all(h in page.hosts for h in ANALYTICS_HOSTS)
+    page.evaluate("injectTracker('https://connect.facebook.net/en_US/fbevents.js')")
+    page.evaluate("injectTracker('https://unknown-tracker.example/t.js')")
+    page.wait_for_timeout(700)
+    assert "connect.facebook.net" not in page.hosts and "unknown-tracker.example" not in page.hosts
+    blocked = page.evaluate("window.cspViolations || []")
+    assert any("connect.facebook.net" in b for b in blocked), blocked

@@ -1,0 +1,173 @@
+"""ConsentMiddleware inside a small Starlette app: the app's own pages are rewritten per visitor."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from gateway.consent import ConsentState, new_consent_id
+from gateway.middleware import ConsentMiddleware
+from gateway.runtime import Gateway
+from gateway.settings import Settings
+
+from .conftest import BROWSER_UA, SITE
+
+GA = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"></script>'
+PIXEL = '<img height="1" width="1" src="https://www.facebook.com/tr?id=1&ev=PageView">'
+OWN = '<script src="/static/app.js"></script>'
+PAGE = f"<!doctype html><html><head><title>WGP</title>{GA}{OWN}</head><body><h1>Hi</h1>{PIXEL}</body></html>"
+
+
+async def page(request: Request) -> Response:
+    return HTMLResponse(PAGE, headers={"Cache-Control": "public, max-age=600"})
+
+
+async def cookies(request: Request) -> Response:
+    response = JSONResponse({"consent": request.state.consent.decided})
+    response.set_cookie("_ga", "GA1.1.1")
+    response.set_cookie("_fbp", "fb.1.2")
+    response.set_cookie("sessionid", "abc")
+    return response
+
+
+async def streamed(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (PAGE[:30], PAGE[30:95], PAGE[95:]):
+            yield part.encode()
+
+    return StreamingResponse(chunks(), media_type="text/html; charset=utf-8")
+
+
+async def nonce_page(request: Request) -> Response:
+    return HTMLResponse(PAGE, headers={"Content-Security-Policy": "script-src 'nonce-r4nd0m' 'strict-dynamic'"})
+
+
+def build(settings: Settings) -> tuple[httpx.AsyncClient, Gateway]:
+    app = Starlette(routes=[Route("/", page), Route("/cookies", cookies), Route("/stream", streamed),
+                            Route("/nonce", nonce_page)])
+    gateway = Gateway(settings)
+    app.add_middleware(ConsentMiddleware, gateway=gateway)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SITE,
+                               headers={"user-agent": BROWSER_UA})
+    return client, gateway
+
+
+@pytest.fixture
+async def site(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
+    client, gateway = build(settings)
+    await gateway.startup()
+    yield client, gateway
+    await client.aclose()
+    await gateway.shutdown()
+
+
+def cookie_for(gateway: Gateway, *granted: str) -> str:
+    state = ConsentState(consent_id=new_consent_id(), decided=True, action="custom",
+                         granted=frozenset({"necessary", *granted}), policy_version=gateway.settings.policy_version)
+    return gateway.signer.dumps(state)
+
+
+async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    r = await client.get("/")
+    html = r.text
+    assert 'src="https://www.googletagmanager.com' not in html
+    assert 'data-consent-src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"' in html
+    assert 'data-consent-category="analytics"' in html and 'type="text/plain"' in html
+    assert 'src="https://www.facebook.com/tr' not in html
+    assert OWN in html and "<h1>Hi</h1>" in html
+    assert f'src="{gateway.banner_src}"' in html
+    assert html.index("banner.js") < html.index("</head>")
+    assert "'analytics_storage':" not in html and '"analytics_storage":"denied"' in html
+    assert "content-length" not in r.headers or int(r.headers["content-length"]) == len(r.content)
+    assert r.headers["cache-control"].startswith("private") and "public" not in r.headers["cache-control"]
+    assert "Cookie" in r.headers["vary"]
+    csp = r.headers["content-security-policy"]
+    assert "googletagmanager" not in csp and "script-src 'self'" in csp and "report-uri /_consent/csp-report" in csp
+
+
+async def test_consented_visitor_gets_analytics_untouched(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
+    html = (await client.get("/")).text
+    assert GA in html
+    assert 'src="https://www.facebook.com/tr' not in html
+    assert '"analytics_storage":"granted"' in html and '"ad_storage":"denied"' in html
+    r = await client.get("/")
+    assert "googletagmanager.com" in r.headers["content-security-policy"]
+
+
+async def test_everything_granted_leaves_page_unchanged_but_banner(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    client.cookies.set(gateway.settings.cookie_name,
+                       cookie_for(gateway, "preferences", "analytics", "marketing"), domain="wgp.kz")
+    r = await client.get("/")
+    assert GA in r.text and PIXEL in r.text
+    head, _, rest = r.text.partition("</head>")
+    assert rest == PAGE.partition("</head>")[2]
+    assert "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob: *" in r.headers["content-security-policy"]
+
+
+async def test_bots_get_no_banner_and_no_trackers(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    html = (await client.get("/", headers={"user-agent": "Mozilla/5.0 (compatible; YandexBot/3.0)"})).text
+    assert "banner.js" not in html
+    assert 'src="https://www.googletagmanager.com' not in html
+
+
+async def test_set_cookie_of_refused_categories_is_dropped(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    r = await client.get("/cookies")
+    names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
+    assert names == ["sessionid"]
+    assert r.json() == {"consent": False}
+    client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
+    r = await client.get("/cookies")
+    assert sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie")) == ["_ga", "sessionid"]
+    assert r.json() == {"consent": True}
+    assert "content-security-policy" not in r.headers  # JSON is not rewritten
+
+
+async def test_streamed_html_is_filtered(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    html = (await client.get("/stream")).text
+    assert 'data-consent-src="https://www.googletagmanager.com' in html and "banner.js" in html
+
+
+async def test_origin_csp_kept_and_nonce_copied(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    r = await client.get("/nonce")
+    policies = r.headers.get_list("content-security-policy")
+    assert "script-src 'nonce-r4nd0m' 'strict-dynamic'" in policies and len(policies) == 2
+    assert '<script nonce="r4nd0m" src="/_consent/banner.js' in r.text
+
+
+async def test_consent_api_is_served_by_the_middleware(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    r = await client.put("/_consent/state", content=b'{"action":"accept_all"}',
+                         headers={"content-type": "application/json", "origin": SITE})
+    assert r.status_code == 200
+    assert GA in (await client.get("/")).text
+
+
+async def test_report_only_mode(settings: Settings) -> None:
+    client, gateway = build(dataclasses.replace(settings, csp_mode="report-only"))
+    await gateway.startup()
+    try:
+        r = await client.get("/")
+        assert "content-security-policy-report-only" in r.headers and "content-security-policy" not in r.headers
+    finally:
+        await client.aclose()
+        await gateway.shutdown()
+
+
+def test_middleware_without_settings_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="settings"):
+        ConsentMiddleware(Starlette())
