@@ -273,8 +273,9 @@ def render_page(summary: dict[str, Any], *, today: date, error: str | None = Non
         f"Last {n} days</a>" for n in QUICK_RANGES)
     days = summary["days"]
     labels = [d["day"] for d in days]
-    opt_in = line_chart("chart-opt-in", labels, {c: [d["opt_in"][c] for d in days] for c in CATEGORIES},
-                        title="Opt-in rate per category per day")
+    # A day without decisions has no rate (the store says 0.0): leave a gap rather than draw a false dip.
+    rates = {c: [d["opt_in"][c] if d["decisions"] else None for d in days] for c in CATEGORIES}
+    opt_in = line_chart("chart-opt-in", labels, rates, title="Opt-in rate per category per day")
     mix = stacked_bars("chart-mix", labels, days, DECISIONS, title="Decisions per day by kind")
     hosts = summary["blocked_hosts"]
     host_table = (table("Hosts the Content-Security-Policy blocked", ["Host", "Reports"],
@@ -296,7 +297,7 @@ def render_page(summary: dict[str, Any], *, today: date, error: str | None = Non
 {_kpis(summary)}
 <section aria-labelledby="h-opt-in"><h2 id="h-opt-in">Opt-in rate per category</h2>{opt_in}{legend(CATEGORIES)}
 {_details("Opt-in rate per day", ["Day", *(LABELS[c] for c in CATEGORIES)],
-          [[d["day"], *(percent(d["opt_in"][c]) for c in CATEGORIES)] for d in days])}</section>
+          [[d["day"], *(percent(r[i]) for r in rates.values())] for i, d in enumerate(days)])}</section>
 <section aria-labelledby="h-mix"><h2 id="h-mix">Decision mix per day</h2>{mix}{legend(DECISIONS)}
 {_details("Decisions per day", ["Day", "Shown", "Decisions", *(LABELS[c] for c in DECISIONS)],
           [[d["day"], d["shown"], d["decisions"], *(d[c] for c in DECISIONS)] for d in days])}</section>

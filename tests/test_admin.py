@@ -359,6 +359,17 @@ async def test_dashboard_charts_carry_the_numbers(client: httpx.AsyncClient) -> 
     assert 'href="api/summary.csv?from=2026-11-02&amp;to=2026-11-06"' in resp.text
 
 
+async def test_days_without_decisions_leave_a_gap_in_the_rate_lines(client: httpx.AsyncClient) -> None:
+    empty = (START - timedelta(days=1)).isoformat()
+    resp = await client.get("/_consent/admin/", params={"from": empty, "to": END.isoformat()}, headers=AUTH)
+    parsed = SvgPoints()
+    parsed.feed(resp.text)
+    rate_days = {p["data-day"] for p in parsed.points["chart-opt-in"]}
+    bars = {(p["data-day"], p["data-series"]): p["data-value"] for p in parsed.points["chart-mix"]}
+    assert empty not in rate_days and START.isoformat() in rate_days
+    assert bars[(empty, "accept_all")] == "0"  # the bar chart still shows the empty day as zero
+
+
 async def test_dashboard_escapes_visitor_data(client: httpx.AsyncClient) -> None:
     resp = await client.get("/_consent/admin/", params=RANGE, headers=AUTH)
     assert HOSTILE_HOST not in resp.text and "<img" not in resp.text
