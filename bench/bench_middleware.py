@@ -1,0 +1,127 @@
+"""ConsentMiddleware overhead: the same Starlette app bare and wrapped, served by uvicorn, loaded by wrk.
+
+Measured in the same run, interleaved, twice each (the better kept): a 30 KB non-HTML asset (goal: at least
+0.90 of the bare app's throughput) and an 11 KB HTML page with trackers, rewritten per visitor. Visitors send
+a valid consent cookie (analytics granted), so the signed-cookie check is on the hot path.
+Run: ``.venv/bin/python bench/bench_middleware.py [--seconds 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+KEY = "bench-key-" + "b" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(port: int, wrapped: bool, data_dir: str) -> None:
+    """Child process: the bench app, bare or behind ConsentMiddleware."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from bench.bench_proxy import ASSET, page
+
+    html = page()
+
+    async def asset(request: object) -> Response:
+        return Response(ASSET, media_type="text/javascript")
+
+    async def html_page(request: object) -> Response:
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    app = Starlette(routes=[Route("/app.js", asset), Route("/page.html", html_page)])
+    if wrapped:
+        from gateway.middleware import ConsentMiddleware
+        from gateway.settings import load_settings
+
+        settings = load_settings(env={}, secret_keys=(KEY,), data_dir=Path(data_dir))
+        app.add_middleware(ConsentMiddleware, settings=settings)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
+
+
+def consent_cookie() -> str:
+    from gateway.consent import ConsentState, new_consent_id
+    from gateway.signing import CookieSigner
+
+    state = ConsentState(consent_id=new_consent_id(), decided=True, action="custom",
+                         granted=frozenset({"necessary", "analytics"}), policy_version="2023-01-12")
+    return CookieSigner((KEY,), 180 * 86400).dumps(state)
+
+
+def wrk(url: str, seconds: int, cookie: str) -> float:
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "-H", f"Cookie: wgp_consent={cookie}",
+                          "-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36", url],
+                         capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def wait(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    cookie = consent_cookie()
+    procs = []
+    ports = {"bare": free_port(), "middleware": free_port()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, port in ports.items():
+            procs.append(subprocess.Popen([sys.executable, __file__, "--serve", str(port), name, tmp], cwd=ROOT))
+        try:
+            for port in ports.values():
+                wait(f"http://127.0.0.1:{port}/app.js")
+            results: dict[tuple[str, str], float] = {}
+            for _round in range(2):
+                for path in ("/app.js", "/page.html"):
+                    for name, port in ports.items():
+                        url = f"http://127.0.0.1:{port}{path}"
+                        wrk(url, 1, cookie)  # warm-up
+                        rps = wrk(url, args.seconds, cookie)
+                        results[(name, path)] = max(results.get((name, path), 0.0), rps)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
+    print(f"{'response':<26}{'bare req/s':>12}{'middleware':>12}{'ratio':>8}")
+    for path, label in (("/app.js", "30 KB asset (non-HTML)"), ("/page.html", "11 KB HTML, rewritten")):
+        bare, mw = results[("bare", path)], results[("middleware", path)]
+        print(f"{label:<26}{bare:>12.0f}{mw:>12.0f}{mw / bare:>8.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3] == "middleware", sys.argv[4])
+    else:
+        main()
