@@ -4,10 +4,12 @@ Two kinds of daily rollup are kept, both updated in the transaction that writes 
 
 - the *cubes* (``decision_daily``, ``impression_daily``, ``csp_daily``): one count per full combination of
   dimensions, bots included, for drill-down and for rebuilding anything else;
-- ``daily_by_key``: per (dimension, local day, key, action) the count and how many of those granted each
-  category or carried GPC. It is what the summary reads: a breakdown needs each dimension on its own, never the
-  cross product, so a 365-day summary reads a few tens of thousands of rows whatever the log size. Bots are left
-  out of it, so they never count in a rate.
+- ``daily_by_key`` (and ``monthly_by_key``, the same per calendar month): per (dimension, local day, key) a row
+  of counters (``COUNTS``: banners shown, each action,
+  and how many decisions granted each category or carried GPC). It is what the summary reads: a breakdown needs
+  each dimension on its own, never the cross product; whole months come from the monthly table, so a 365-day
+  summary reads about 365 + (12 + up to 60) x 25 rows whatever the log size. Dimension ``all`` (key "") holds the whole site per day. Bots are left out of it, so they never
+  count in a rate.
 
 This module does no I/O: ``Increments`` pre-aggregates one batch of writes, ``build_summary`` turns the rows a
 backend read into the JSON-ready summary.
@@ -19,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from gateway.store import CATEGORIES, DECISIONS, BannerEvent, ConsentRecord
@@ -47,35 +48,18 @@ def local_day(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).date().isoformat()
 
 
-class DayRow(NamedTuple):
-    """``daily_by_key`` row of the ``all`` dimension: one local day and action."""
-
-    day: str
-    action: str
-    n: int
-    preferences: int
-    analytics: int
-    marketing: int
-    gpc: int
-
-
-class KeyRow(NamedTuple):
-    """``daily_by_key`` rows of one dimension key and action, summed over the range."""
-
-    dim: str
-    key: str
-    action: str
-    n: int
-    preferences: int
-    analytics: int
-    marketing: int
-    gpc: int
+# The counters of one ``daily_by_key`` row. Category and GPC counts are over decisions only: they feed rates whose
+# denominator is the number of decisions.
+COUNTS = ("shown", "accept_all", "reject_all", "custom", "withdraw", "erase", *OPT_IN, "gpc")
+_INDEX = {name: i for i, name in enumerate(COUNTS)}
+_CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPT_IN]
 
 
 CubeKey = tuple[str, str, str, str, str, str, str, int, int]  # day, action, policy, language, device, browser, os, gpc, mask
-ByKey = tuple[str, str, str, str]  # dim, day, key, action
+ByKey = tuple[str, str, str]  # dim, day (or month), key
 ImpressionKey = tuple[str, str, str, str, str, str, str]  # day, event, policy, language, device, browser, os
 CspKey = tuple[str, str, str]  # day, host, directive
+CspMonthKey = tuple[str, str]  # month, host
 
 
 @dataclass
@@ -84,9 +68,11 @@ class Increments:
 
     tz: ZoneInfo
     cube: dict[CubeKey, int] = field(default_factory=lambda: defaultdict(int))
-    by_key: dict[ByKey, list[int]] = field(default_factory=dict)  # [n, preferences, analytics, marketing, gpc]
+    by_key: dict[ByKey, list[int]] = field(default_factory=dict)  # counters in COUNTS order
+    by_month: dict[ByKey, list[int]] = field(default_factory=dict)  # the same per calendar month ("YYYY-MM")
     impressions: dict[ImpressionKey, int] = field(default_factory=lambda: defaultdict(int))
     csp: dict[CspKey, int] = field(default_factory=lambda: defaultdict(int))
+    csp_month: dict[CspMonthKey, int] = field(default_factory=lambda: defaultdict(int))
 
     def add_record(self, record: ConsentRecord) -> None:
         day = local_day(record.at, self.tz)
@@ -95,32 +81,69 @@ class Increments:
                    record.os, int(record.gpc), mask)] += 1
         if record.device == BOT:
             return
-        deltas = (1, *(1 if mask & CATEGORY_BITS[c] else 0 for c in OPT_IN), int(record.gpc))
-        keys = (record.device, record.browser, record.os, record.language, record.policy_version)
-        self._bump((ALL, day, "", record.action), deltas)
-        for dim, key in zip(DIMENSIONS, keys):
-            self._bump((dim, day, key, record.action), deltas)
+        deltas = [(_INDEX[record.action], 1)]
+        if record.action in DECISIONS:
+            deltas += [(i, 1) for bit, i in _CATEGORY_INDEX if mask & bit]
+            if record.gpc:
+                deltas.append((_INDEX["gpc"], 1))
+        self._bump(day, (record.device, record.browser, record.os, record.language, record.policy_version), deltas)
 
     def add_event(self, event: BannerEvent) -> None:
         day = local_day(event.at, self.tz)
         self.impressions[(day, event.event, event.policy_version, event.language, event.device, event.browser,
                           event.os)] += 1
         if event.device != BOT:
-            self._bump((ALL, day, "", event.event), (1, 0, 0, 0, 0))
+            keys = (event.device, event.browser, event.os, event.language, event.policy_version)
+            self._bump(day, keys, [(_INDEX[SHOWN], 1)])
 
     def add_csp(self, host: str, directive: str, at: datetime) -> None:
-        self.csp[(local_day(at, self.tz), host, directive)] += 1
+        day = local_day(at, self.tz)
+        self.csp[(day, host, directive)] += 1
+        self.csp_month[(day[:7], host)] += 1
 
-    def by_key_rows(self) -> list[tuple[str, str, str, str, int, int, int, int, int]]:
-        return [(*k, *v) for k, v in self.by_key.items()]  # type: ignore[misc]
+    def _bump(self, day: str, keys: tuple[str, ...], deltas: list[tuple[int, int]]) -> None:
+        month = day[:7]
+        for dim, key in ((ALL, ""), *zip(DIMENSIONS, keys)):
+            for table, period in ((self.by_key, day), (self.by_month, month)):
+                row = table.get((dim, period, key))
+                if row is None:
+                    row = table[(dim, period, key)] = [0] * len(COUNTS)
+                for i, d in deltas:
+                    row[i] += d
 
-    def _bump(self, key: ByKey, deltas: tuple[int, ...]) -> None:
-        row = self.by_key.get(key)
-        if row is None:
-            self.by_key[key] = list(deltas)
-        else:
-            for i, d in enumerate(deltas):
-                row[i] += d
+
+def rows(table: dict[tuple[str, ...], list[int]]) -> list[tuple[str | int, ...]]:
+    """A pre-aggregated table as flat rows for executemany."""
+    return [(*k, *v) for k, v in table.items()]
+
+
+@dataclass(frozen=True)
+class Spans:
+    """A day range cut into whole calendar months (read from monthly rollups) and the days around them."""
+
+    head: tuple[str, str]  # first..last day before the first whole month (EMPTY when none)
+    months: tuple[str, str]  # first..last whole month, "YYYY-MM" (EMPTY when none)
+    tail: tuple[str, str]  # first..last day after the last whole month (EMPTY when none)
+
+
+EMPTY = ("1", "0")  # BETWEEN '1' AND '0' matches nothing: keeps the SQL text fixed whatever the range
+
+
+def split_range(start: date, end: date) -> Spans:
+    """Cut ``start..end`` (inclusive) so a year reads 12 monthly rows per key instead of 365 daily ones."""
+    first_full = start if start.day == 1 else _next_month(start)
+    after_end = end + timedelta(days=1)
+    end_full = after_end.replace(day=1)  # first day after the last whole month
+    if first_full >= end_full:
+        return Spans(head=(start.isoformat(), end.isoformat()), months=EMPTY, tail=EMPTY)
+    last_month = end_full - timedelta(days=1)
+    head = (start.isoformat(), (first_full - timedelta(days=1)).isoformat()) if start < first_full else EMPTY
+    tail = (end_full.isoformat(), end.isoformat()) if end_full <= end else EMPTY
+    return Spans(head=head, months=(first_full.isoformat()[:7], last_month.isoformat()[:7]), tail=tail)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _rate(part: int, whole: int) -> float:
@@ -132,52 +155,50 @@ def _opt_in(counts: dict[str, int]) -> dict[str, float]:
     return {c: _rate(counts[c], decisions) for c in OPT_IN}
 
 
-def _tally() -> dict[str, int]:
-    return dict.fromkeys((SHOWN, "decisions", *_TOTALS, *OPT_IN, "gpc"), 0)
+def _tally(values: Iterable[int]) -> dict[str, int]:
+    tally = dict(zip(COUNTS, values))
+    tally["decisions"] = tally["accept_all"] + tally["reject_all"] + tally["custom"]
+    return tally
 
 
-def _add(tally: dict[str, int], action: str, n: int, pref: int, analytics: int, marketing: int, gpc: int) -> None:
-    tally[action] = tally.get(action, 0) + n
-    if action in DECISIONS:
-        tally["decisions"] += n
-        tally["preferences"] += pref
-        tally["analytics"] += analytics
-        tally["marketing"] += marketing
-        tally["gpc"] += gpc
+def _sum(rows: Iterable[Iterable[int]]) -> list[int]:
+    total = [0] * len(COUNTS)
+    for row in rows:
+        for i, value in enumerate(row):
+            total[i] += value
+    return total
 
 
 def build_summary(
     start: date,
     end: date,
     timezone: str,
-    day_rows: Iterable[DayRow | tuple[str, str, int, int, int, int, int]],
-    key_rows: Iterable[KeyRow | tuple[str, str, str, int, int, int, int, int]],
+    day_rows: Iterable[tuple[str | int, ...]],
+    key_rows: Iterable[tuple[str | int, ...]],
     host_rows: Iterable[tuple[str, int]],
 ) -> dict[str, object]:
     """The summary JSON: totals, rates, a series with every day of the range (zeros included), breakdowns.
 
-    Rates are shares of *decisions* (accept_all + reject_all + custom); the interaction rate is decisions per
-    banner shown. Every rate is 0.0 when its denominator is 0, rounded to 4 places.
+    ``day_rows`` are (day, *COUNTS) of the ``all`` dimension; ``key_rows`` (dim, key, *COUNTS) summed over the
+    range. Rates are shares of *decisions* (accept_all + reject_all + custom); the interaction rate is decisions
+    per banner shown. Every rate is 0.0 when its denominator is 0, rounded to 4 places.
     """
-    per_day: dict[str, dict[str, int]] = {}
+    per_day: dict[str, list[int]] = {}
     day = start
     while day <= end:
-        per_day[day.isoformat()] = _tally()
+        per_day[day.isoformat()] = [0] * len(COUNTS)
         day += timedelta(days=1)
-    totals = _tally()
-    for day_text, action, n, pref, analytics, marketing, gpc in day_rows:
-        tally = per_day.get(day_text)
-        if tally is None:  # a backend handed a row outside the range: ignore rather than invent a day
-            continue
-        _add(tally, action, n, pref, analytics, marketing, gpc)
-        _add(totals, action, n, pref, analytics, marketing, gpc)
+    for day_text, *values in day_rows:
+        if day_text in per_day:  # a row outside the range is ignored rather than inventing a day
+            per_day[day_text] = _sum((per_day[day_text], values))  # type: ignore[list-item]
+    days = {day_text: _tally(values) for day_text, values in per_day.items()}
+    totals = _tally(_sum(per_day.values()))
 
-    keyed: dict[str, dict[str, dict[str, int]]] = {dim: {} for dim in DIMENSIONS}
-    for dim, key, action, n, pref, analytics, marketing, gpc in key_rows:
-        if dim not in keyed:
-            continue
-        tally = keyed[dim].setdefault(key, _tally())
-        _add(tally, action, n, pref, analytics, marketing, gpc)
+    sums: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
+    for dim, key, *values in key_rows:
+        if dim in sums:
+            sums[dim][key] = _sum((sums[dim].get(key, ()), values))  # type: ignore[index,call-overload,arg-type]
+    keyed = {dim: {key: _tally(v) for key, v in by_key.items()} for dim, by_key in sums.items()}
 
     hosts = sorted(host_rows, key=lambda row: (-row[1], row[0]))[:TOP_HOSTS]
     return {
@@ -194,7 +215,7 @@ def build_summary(
                 **{k: t[k] for k in (SHOWN, "decisions", "accept_all", "reject_all", "custom", "withdraw")},
                 "opt_in": _opt_in(t),
             }
-            for day_text, t in per_day.items()
+            for day_text, t in days.items()
         ],
         "breakdowns": {
             dim: [

@@ -24,6 +24,9 @@ from gateway.summary import ALL, DIMENSIONS, TOP_HOSTS, CubeKey, CspKey, Impress
 
 
 class MemoryStore:
+    """Summaries here read the daily rollups only (never the monthly ones), so comparing them with the SQLite
+    store's, as the contract suite does, also checks how SQL backends cut a range into months and days."""
+
     def __init__(self, timezone: str = DEFAULT_TIMEZONE) -> None:
         self.timezone = timezone
         self._tz = ZoneInfo(timezone)
@@ -31,7 +34,7 @@ class MemoryStore:
         self.commits = 0
         self._log: list[ConsentRecord] = []
         self.cube: dict[CubeKey, int] = defaultdict(int)
-        self.by_key: dict[tuple[str, str, str, str], list[int]] = {}
+        self.by_key: dict[tuple[str, str, str], list[int]] = {}
         self.impressions: dict[ImpressionKey, int] = defaultdict(int)
         self.csp: dict[CspKey, int] = defaultdict(int)
 
@@ -94,14 +97,14 @@ class MemoryStore:
         self._check_open()
         lo, hi = start.isoformat(), end.isoformat()
         days = []
-        keyed: dict[tuple[str, str, str], list[int]] = {}
-        for (dim, day, key, action), counts in self.by_key.items():
+        keyed: dict[tuple[str, str], list[int]] = {}
+        for (dim, day, key), counts in self.by_key.items():
             if not lo <= day <= hi:
                 continue
             if dim == ALL:
-                days.append((day, action, *counts))
+                days.append((day, *counts))
             elif dim in DIMENSIONS:
-                total = keyed.setdefault((dim, key, action), [0] * len(counts))
+                total = keyed.setdefault((dim, key), [0] * len(counts))
                 for i, value in enumerate(counts):
                     total[i] += value
         hosts: dict[str, int] = defaultdict(int)
@@ -132,7 +135,7 @@ class MemoryStore:
     def _merge(self, increments: Increments) -> None:
         for cube_key, n in increments.cube.items():
             self.cube[cube_key] += n
-        for key, counts in increments.by_key.items():
+        for key, counts in increments.by_key.items():  # by_month is not kept: summaries use the daily rows
             row = self.by_key.setdefault(key, [0] * len(counts))
             for i, value in enumerate(counts):
                 row[i] += value

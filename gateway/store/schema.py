@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import aiosqlite
 
+from gateway.summary import COUNTS
+
+# Rollups are read by primary-key range only: SQLite stores such a table clustered on its key (one B-tree, no
+# rowid lookups), which makes a year of summary a few sequential page reads. PostgreSQL gets the same tables
+# without this suffix.
+WITHOUT_ROWID = " WITHOUT ROWID"
+
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (
         1,
@@ -48,20 +55,42 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
                 categories INTEGER NOT NULL,
                 n BIGINT NOT NULL,
                 PRIMARY KEY (day, action, policy_version, language, device, browser, os, gpc, categories)
-            )""",
-            # What the summary reads: each dimension on its own (dim 'all', key '' = whole site), bots excluded.
+            )""" + WITHOUT_ROWID,
+            # What the summary reads: counters per dimension key and day (dim 'all', key '' = whole site), bots excluded.
+            # Category and GPC counters count decisions only.
             """CREATE TABLE daily_by_key (
                 dim TEXT NOT NULL,
                 day TEXT NOT NULL,
                 key TEXT NOT NULL,
-                action TEXT NOT NULL,
-                n BIGINT NOT NULL,
+                shown BIGINT NOT NULL,
+                accept_all BIGINT NOT NULL,
+                reject_all BIGINT NOT NULL,
+                custom BIGINT NOT NULL,
+                withdraw BIGINT NOT NULL,
+                erase BIGINT NOT NULL,
                 preferences BIGINT NOT NULL,
                 analytics BIGINT NOT NULL,
                 marketing BIGINT NOT NULL,
                 gpc BIGINT NOT NULL,
-                PRIMARY KEY (dim, day, key, action)
-            )""",
+                PRIMARY KEY (dim, day, key)
+            )""" + WITHOUT_ROWID,
+            # The same counters per calendar month ("YYYY-MM"): whole months of a long range are read from here.
+            """CREATE TABLE monthly_by_key (
+                dim TEXT NOT NULL,
+                month TEXT NOT NULL,
+                key TEXT NOT NULL,
+                shown BIGINT NOT NULL,
+                accept_all BIGINT NOT NULL,
+                reject_all BIGINT NOT NULL,
+                custom BIGINT NOT NULL,
+                withdraw BIGINT NOT NULL,
+                erase BIGINT NOT NULL,
+                preferences BIGINT NOT NULL,
+                analytics BIGINT NOT NULL,
+                marketing BIGINT NOT NULL,
+                gpc BIGINT NOT NULL,
+                PRIMARY KEY (dim, month, key)
+            )""" + WITHOUT_ROWID,
             # Banner impressions: no identifier anywhere, only counts.
             """CREATE TABLE impression_daily (
                 day TEXT NOT NULL,
@@ -73,14 +102,20 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
                 os TEXT NOT NULL,
                 n BIGINT NOT NULL,
                 PRIMARY KEY (day, event, policy_version, language, device, browser, os)
-            )""",
+            )""" + WITHOUT_ROWID,
             """CREATE TABLE csp_daily (
                 day TEXT NOT NULL,
                 host TEXT NOT NULL,
                 directive TEXT NOT NULL,
                 n BIGINT NOT NULL,
                 PRIMARY KEY (day, host, directive)
-            )""",
+            )""" + WITHOUT_ROWID,
+            """CREATE TABLE csp_monthly (
+                month TEXT NOT NULL,
+                host TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (month, host)
+            )""" + WITHOUT_ROWID,
         ),
     ),
 ]
@@ -102,15 +137,22 @@ UPSERT_CUBE = (
     " ON CONFLICT (day, action, policy_version, language, device, browser, os, gpc, categories)"
     " DO UPDATE SET n = decision_daily.n + excluded.n"
 )
-UPSERT_BY_KEY = (
-    "INSERT INTO daily_by_key (dim, day, key, action, n, preferences, analytics, marketing, gpc)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (dim, day, key, action) DO UPDATE SET n = daily_by_key.n + excluded.n,"
-    " preferences = daily_by_key.preferences + excluded.preferences,"
-    " analytics = daily_by_key.analytics + excluded.analytics,"
-    " marketing = daily_by_key.marketing + excluded.marketing,"
-    " gpc = daily_by_key.gpc + excluded.gpc"
-)
+_COUNTERS = COUNTS
+_SUM_COUNTERS = ", ".join(f"SUM({c})" for c in COUNTS)
+_DIMS = "dim IN ('device', 'browser', 'os', 'language', 'policy_version')"
+
+
+def _upsert_counters(table: str, period: str) -> str:
+    return (
+        f"INSERT INTO {table} (dim, {period}, key, {', '.join(COUNTS)})"
+        f" VALUES (?, ?, ?, {', '.join('?' for _ in COUNTS)})"
+        f" ON CONFLICT (dim, {period}, key) DO UPDATE SET "
+        + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS)
+    )
+
+
+UPSERT_BY_KEY = _upsert_counters("daily_by_key", "day")
+UPSERT_BY_MONTH = _upsert_counters("monthly_by_key", "month")
 UPSERT_IMPRESSION = (
     "INSERT INTO impression_daily (day, event, policy_version, language, device, browser, os, n)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -121,20 +163,28 @@ UPSERT_CSP = (
     "INSERT INTO csp_daily (day, host, directive, n) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (day, host, directive) DO UPDATE SET n = csp_daily.n + excluded.n"
 )
+UPSERT_CSP_MONTH = (
+    "INSERT INTO csp_monthly (month, host, n) VALUES (?, ?, ?)"
+    " ON CONFLICT (month, host) DO UPDATE SET n = csp_monthly.n + excluded.n"
+)
+# Summary reads take the spans of gateway.summary.split_range: head days, whole months, tail days.
 SUMMARY_DAYS = (
-    "SELECT day, action, n, preferences, analytics, marketing, gpc FROM daily_by_key"
-    " WHERE dim = 'all' AND day BETWEEN ? AND ?"
+    f"SELECT day, {', '.join(COUNTS)} FROM daily_by_key WHERE dim = 'all' AND day BETWEEN ? AND ?"
 )
 SUMMARY_KEYS = (
-    "SELECT dim, key, action, SUM(n), SUM(preferences), SUM(analytics), SUM(marketing), SUM(gpc)"
-    " FROM daily_by_key WHERE dim IN ('device', 'browser', 'os', 'language', 'policy_version')"
-    " AND day BETWEEN ? AND ? GROUP BY dim, key, action"
+    f"SELECT dim, key, {_SUM_COUNTERS} FROM ("
+    f" SELECT dim, key, {', '.join(COUNTS)} FROM daily_by_key WHERE {_DIMS} AND day BETWEEN ? AND ?"
+    f" UNION ALL SELECT dim, key, {', '.join(COUNTS)} FROM monthly_by_key WHERE {_DIMS} AND month BETWEEN ? AND ?"
+    f" UNION ALL SELECT dim, key, {', '.join(COUNTS)} FROM daily_by_key WHERE {_DIMS} AND day BETWEEN ? AND ?"
+    ") GROUP BY dim, key"
 )
 SUMMARY_HOSTS = (
-    "SELECT host, SUM(n) AS reports FROM csp_daily WHERE day BETWEEN ? AND ?"
-    " GROUP BY host ORDER BY reports DESC, host LIMIT ?"
+    "SELECT host, SUM(n) AS reports FROM ("
+    " SELECT host, n FROM csp_daily WHERE day BETWEEN ? AND ?"
+    " UNION ALL SELECT host, n FROM csp_monthly WHERE month BETWEEN ? AND ?"
+    " UNION ALL SELECT host, n FROM csp_daily WHERE day BETWEEN ? AND ?"
+    ") GROUP BY host ORDER BY reports DESC, host LIMIT ?"
 )
-
 
 async def current_version(conn: aiosqlite.Connection) -> int:
     await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

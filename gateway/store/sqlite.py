@@ -37,7 +37,15 @@ from gateway.store import (
     validate_record,
 )
 from gateway.store import schema
-from gateway.summary import TOP_HOSTS, Increments, build_summary, categories_to_mask, mask_to_categories
+from gateway.summary import (
+    TOP_HOSTS,
+    Increments,
+    build_summary,
+    categories_to_mask,
+    mask_to_categories,
+    rows,
+    split_range,
+)
 
 logger = logging.getLogger("gateway.store")
 
@@ -258,9 +266,11 @@ class SqliteStore:
                 await conn.executemany(schema.INSERT_LOG, pending)
             self._inject("log")
             await _upsert(conn, schema.UPSERT_CUBE, [(*k, n) for k, n in increments.cube.items()])
-            await _upsert(conn, schema.UPSERT_BY_KEY, increments.by_key_rows())
+            await _upsert(conn, schema.UPSERT_BY_KEY, rows(increments.by_key))
+            await _upsert(conn, schema.UPSERT_BY_MONTH, rows(increments.by_month))
             await _upsert(conn, schema.UPSERT_IMPRESSION, [(*k, n) for k, n in increments.impressions.items()])
             await _upsert(conn, schema.UPSERT_CSP, [(*k, n) for k, n in increments.csp.items()])
+            await _upsert(conn, schema.UPSERT_CSP_MONTH, [(*k, n) for k, n in increments.csp_month.items()])
             self._inject("rollup")
             await conn.execute("COMMIT")
         except BaseException:
@@ -282,11 +292,12 @@ class SqliteStore:
 
     async def summary(self, start: date, end: date) -> dict[str, object]:
         check_range(start, end)
-        span = (start.isoformat(), end.isoformat())
+        spans = split_range(start, end)
+        cut = (*spans.head, *spans.months, *spans.tail)
         reader = self._read()
-        days = await reader.execute_fetchall(schema.SUMMARY_DAYS, span)
-        keys = await reader.execute_fetchall(schema.SUMMARY_KEYS, span)
-        hosts = await reader.execute_fetchall(schema.SUMMARY_HOSTS, (*span, TOP_HOSTS))
+        days = await reader.execute_fetchall(schema.SUMMARY_DAYS, (start.isoformat(), end.isoformat()))
+        keys = await reader.execute_fetchall(schema.SUMMARY_KEYS, cut)
+        hosts = await reader.execute_fetchall(schema.SUMMARY_HOSTS, (*cut, TOP_HOSTS))
         return build_summary(start, end, self.timezone, days, keys, hosts)  # type: ignore[arg-type]
 
     async def purge(self, before: datetime) -> int:

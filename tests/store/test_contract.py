@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -199,9 +200,9 @@ async def test_bots_are_logged_but_never_counted(store: ConsentStore) -> None:
 
 
 async def test_top_blocked_hosts_are_capped_at_twenty(store: ConsentStore) -> None:
-    for i in range(25):
-        for _ in range(i + 1):
-            await store.record_csp_report(f"h{i:02}.example", "script-src", NOON)
+    await asyncio.gather(*(
+        store.record_csp_report(f"h{i:02}.example", "script-src", NOON) for i in range(25) for _ in range(i + 1)
+    ))
     hosts = (await store.summary(DAY, DAY))["blocked_hosts"]
     assert len(hosts) == 20  # type: ignore[arg-type]
     assert hosts[0] == {"host": "h24.example", "reports": 25}  # type: ignore[index]
@@ -279,10 +280,7 @@ def almaty_day(at: datetime) -> str:
 
 async def test_random_week_matches_independent_counts(store: ConsentStore) -> None:
     records, events = random_traffic(seed=7, n=600)
-    for r in records:
-        await store.append(r)
-    for e in events:
-        await store.record_event(e)
+    await asyncio.gather(*(store.append(r) for r in records), *(store.record_event(e) for e in events))
     start, end = date(2026, 3, 1), date(2026, 3, 8)
     summary = await store.summary(start, end)
 
@@ -322,10 +320,7 @@ async def test_memory_and_sqlite_agree(tmp_path: Path) -> None:
     summaries = []
     for kind in ("memory", "sqlite"):
         async with make_store(kind, tmp_path) as store:  # type: ignore[attr-defined]
-            for r in records:
-                await store.append(r)
-            for e in events:
-                await store.record_event(e)
+            await asyncio.gather(*(store.append(r) for r in records), *(store.record_event(e) for e in events))
             summaries.append(await store.summary(date(2026, 2, 28), date(2026, 3, 9)))
     assert summaries[0] == summaries[1]
 

@@ -113,7 +113,7 @@ async def test_group_commit_acknowledges_only_durable_rows(sqlite_store: SqliteS
     try:
         await asyncio.gather(*(write(i) for i in range(200)))
         total = checker.execute("SELECT COUNT(*) FROM consent_log").fetchone()[0]
-        rolled_up = checker.execute("SELECT SUM(n) FROM daily_by_key WHERE dim = 'all'").fetchone()[0]
+        rolled_up = checker.execute("SELECT SUM(accept_all) FROM daily_by_key WHERE dim = 'all'").fetchone()[0]
     finally:
         checker.close()
     assert missing == []
@@ -150,7 +150,7 @@ async def test_failed_batch_raises_in_every_writer_and_leaves_nothing(sqlite_sto
     path = sqlite_store.path
     assert count(path, "SELECT COUNT(*) FROM consent_log WHERE consent_id LIKE 'lost-%'") == 0
     assert count(path, "SELECT SUM(n) FROM decision_daily") == 1
-    assert count(path, "SELECT SUM(n) FROM daily_by_key WHERE dim = 'all'") == 1
+    assert count(path, "SELECT SUM(accept_all) FROM daily_by_key WHERE dim = 'all'") == 1
     assert count(path, "SELECT COUNT(*) FROM impression_daily") == 0
     assert count(path, "SELECT COUNT(*) FROM csp_daily") == 0
 
