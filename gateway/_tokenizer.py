@@ -1,0 +1,189 @@
+"""Compiled patterns for the streaming HTML filter, after the WHATWG tokenizer.
+
+Everything works on bytes: tag syntax is ASCII in every ASCII-compatible charset (utf-8, windows-1251,
+koi8-r, latin-1), so the page is never decoded. The patterns are quote-aware the way the tokenizer is:
+a quote opens an attribute value only right after ``name =``; elsewhere it is an ordinary character.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_WS = rb"\t\n\f\r "  # HTML whitespace; \v is not in it
+_NAME = rb"[a-zA-Z][^\t\n\f\r />]*+"
+# An attribute value after "=" (and optional whitespace): quoted, unquoted, or empty right before ">".
+# The unquoted form never starts with a quote, so an unterminated quoted value makes the tag incomplete
+# instead of being re-read as something else.
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))"
+# A name may start with "=" (<a =x>); after the name, "=" must be followed by a value or the attribute
+# (and so the tag) does not match yet.
+_ATTR = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+" + _VALUE + rb"|(?![\t\n\f\r ]*=))"
+_ATTRS = rb"(?:[\t\n\f\r /]++|" + _ATTR + rb")*+"
+_ATTRS_NO_STYLE = rb"(?:[\t\n\f\r /]++|(?!(?i:style)[\t\n\f\r />=])" + _ATTR + rb")*+"
+
+START_TAG = re.compile(rb"<(" + _NAME + rb")" + _ATTRS + rb">")
+END_TAG = re.compile(rb"</(" + _NAME + rb")" + _ATTRS + rb">")
+TAG_NAME = re.compile(_NAME)
+
+# Elements the filter must look at after the banner is injected: ones that load a URL, ones that switch
+# the tokenizer into another state, and svg/math (CDATA sections are real only in foreign content).
+LOADING = (b"script", b"img", b"image", b"iframe", b"frame", b"embed", b"object", b"video", b"audio",
+           b"source", b"track", b"link", b"input")
+STATEFUL = (b"style", b"title", b"textarea", b"xmp", b"noembed", b"noframes", b"noscript", b"plaintext",
+            b"svg", b"math")
+# Before the injection point every start tag matters (the first body content is where the banner goes),
+# except these, which can open a document without being content.
+SKIPPED_BEFORE_INJECTION = (b"html", b"head", b"base")
+
+
+def _names(names: tuple[bytes, ...]) -> bytes:
+    return b"(?i:" + b"|".join(sorted(names, key=len, reverse=True)) + b")"
+
+
+_COMMENT = rb"<!--(?:-?>|[\s\S]*?--!?>)"
+_DECL = rb"<!(?!--|\[CDATA\[)[^>]*+>"  # doctype and bogus comments: up to the first ">"
+_PI = rb"<\?[^>]*+>"
+_BOGUS_END = rb"</(?![a-zA-Z])[^>]*+>"
+_LT_TEXT = rb"<(?=[^a-zA-Z/!?])"  # a "<" that starts nothing; needs the next byte to be known
+
+
+def _skip(*alternatives: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(?:[^<]++|" + b"|".join(alternatives) + rb")*+")
+
+
+def _trie(names: tuple[bytes, ...]) -> bytes:
+    """Lower-case alternation grouped by first letter: sre tries alternatives one by one, so this is
+    several times faster than a flat (?i:...) list at every "<" of the page."""
+    groups: dict[bytes, list[bytes]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        groups.setdefault(name[:1], []).append(re.escape(name[1:]))
+    return b"(?:" + b"|".join(first + b"(?:" + b"|".join(rest) + b")" for first, rest in groups.items()) + b")"
+
+
+# The fast path for a tag that needs no attention: a lower-case name, no "style=" attribute, and quotes
+# only right after "name=" (the "=" preceded by a name character). Anything unusual (upper case,
+# "name =", stray quotes, "=" after a quoted value) falls out of it and is read exactly by START_TAG/END_TAG
+# in Python, so the shortcut never decides differently from the tokenizer where a tag ends.
+_BORING_ATTRS = (
+    rb"[^>\"'=]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >\"']*+)[^>\"'=]*+)*+>"
+)
+_BORING_NAME = rb"[a-z][a-z0-9\-]*+(?=[\t\n\f\r />])"
+
+# Text and complete tags that need no attention, consumed inside the regex engine. It stops at a "<"
+# that needs Python (an interesting or incomplete construct) or at the end of the buffer.
+SKIP_AFTER = _skip(
+    rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
+    rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
+    _LT_TEXT,
+    _COMMENT,
+    _DECL,
+    _PI,
+    _BOGUS_END,
+)
+# Before injection only whitespace, comments, doctype and the document's opening tags are skipped.
+SKIP_BEFORE = re.compile(
+    rb"(?:[\t\n\f\r ]++|"
+    + b"|".join(
+        (
+            rb"<" + _names(SKIPPED_BEFORE_INJECTION) + rb"(?=[\t\n\f\r />])" + _ATTRS_NO_STYLE + rb">",
+            rb"</(?!" + _names((b"head", b"svg", b"math")) + rb"[\t\n\f\r />])" + _NAME + _ATTRS + rb">",
+            _COMMENT,
+            _DECL,
+            _PI,
+            _BOGUS_END,
+        )
+    )
+    + rb")*+"
+)
+
+# Script data: "<!--" enters the escaped state, where "<script" enters the double-escaped state, in which
+# "</script" is not the end; "-->" leaves both.
+SCRIPT_DATA = re.compile(rb"<!--|</(?i:script)[\t\n\f\r />]")
+SCRIPT_ESCAPED = re.compile(rb"-->|</(?i:script)[\t\n\f\r />]|<(?i:script)[\t\n\f\r />]")
+SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</(?i:script)[\t\n\f\r />]")
+SCRIPT_END_TAIL = 8  # len(b"</script"): a partial end tag can hide in this many trailing bytes
+COMMENT_END = re.compile(rb"--!?>")
+
+_END_TAGS: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def end_tag_search(name: bytes) -> re.Pattern[bytes]:
+    """The 'appropriate end tag' that closes a RAWTEXT/RCDATA element: ``</name`` + whitespace, / or >."""
+    pattern = _END_TAGS.get(name)
+    if pattern is None:
+        pattern = _END_TAGS[name] = re.compile(rb"</(?i:" + re.escape(name) + rb")[\t\n\f\r />]")
+    return pattern
+
+
+class Attr(NamedTuple):
+    """One attribute of a complete tag: lower-cased name, offset of the name in the tag, raw value."""
+
+    lname: bytes
+    start: int
+    value: bytes | None
+
+
+_ATTR_PARSE = re.compile(
+    rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]*)))?"
+)
+
+
+def parse_attrs(tag: bytes, name_end: int) -> list[Attr]:
+    """Attributes of a complete start tag, duplicates included (the browser keeps the first)."""
+    end = len(tag) - 1 if tag.endswith(b">") else len(tag)
+    attrs = []
+    for m in _ATTR_PARSE.finditer(tag, name_end, end):
+        dq, sq, uq = m.group(2, 3, 4)
+        value = dq if dq is not None else sq if sq is not None else uq
+        attrs.append(Attr(m.group(1).lower(), m.start(), value))
+    return attrs
+
+
+# -- the rest of a tag too long to hold: a small state machine that only finds where the tag ends ------------
+
+_RUNS = {
+    "tagname": re.compile(rb"[^\t\n\f\r />]*"),
+    "before": re.compile(rb"[\t\n\f\r /]*"),
+    "name": re.compile(rb"[^\t\n\f\r />=]*"),
+    "after": re.compile(rb"[\t\n\f\r ]*"),
+    "bval": re.compile(rb"[\t\n\f\r ]*"),
+    "dq": re.compile(rb"[^\"]*"),
+    "sq": re.compile(rb"[^']*"),
+    "unq": re.compile(rb"[^\t\n\f\r >]*"),
+}
+
+
+def _next_state(state: str, c: int) -> str:
+    """Tokenizer transition on the byte that ended a run; "done" once the tag's ">" is consumed."""
+    if state in ("dq", "sq"):
+        return "before"
+    if c == 0x3E:  # ">"
+        return "done"
+    if state == "tagname":
+        return "before"
+    if state == "before":
+        return "name"  # any other byte, "=" included, starts a name
+    if state == "name":
+        return "bval" if c == 0x3D else "before" if c == 0x2F else "after"
+    if state == "after":
+        return "bval" if c == 0x3D else "before" if c == 0x2F else "name"
+    if state == "bval":
+        return "dq" if c == 0x22 else "sq" if c == 0x27 else "unq"
+    return "before"  # unq ended by whitespace
+
+
+def tag_tail(buf: bytes, pos: int, state: str) -> tuple[int, str]:
+    """Advance through a tag from ``state``; returns (position, state), state "done" after its ">"."""
+    n = len(buf)
+    while pos < n:
+        pos = _RUNS[state].match(buf, pos).end()  # type: ignore[union-attr]
+        if pos >= n:
+            break
+        state = _next_state(state, buf[pos])
+        pos += 1
+        if state == "done":
+            break
+    return pos, state
