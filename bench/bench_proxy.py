@@ -2,8 +2,8 @@
 the full gateway stack (compression -> consent -> proxy) and nginx ``proxy_pass`` when installed.
 
 Every server is its own process on 127.0.0.1; load comes from ``wrk`` (or an aiohttp client loop when wrk is
-missing) with 32 connections for a fixed time after a warm-up. Each target is measured twice and the better
-run kept, since the machine is small and noisy. Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5]``.
+missing) with 32 connections for a fixed time after a warm-up. Each target is measured twice, in interleaved
+rounds, and the better run kept, since the machine is small and noisy. Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5]``.
 """
 
 from __future__ import annotations
@@ -159,6 +159,14 @@ def load(url: str, seconds: float, connections: int = 32) -> float:
     return float(out.strip())
 
 
+def cpu_seconds(proc: subprocess.Popen | None) -> float:
+    """CPU time of the serving process: steadier than req/s when other work shares the cores."""
+    if proc is None:
+        return 0.0
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client_loop(url: str, seconds: float, connections: int) -> None:
     import aiohttp
 
@@ -226,12 +234,21 @@ def main() -> None:
             wait_ready(url + PATHS["html"], owners.get(name))
         print(f"load: {'wrk' if shutil.which('wrk') else 'aiohttp client loop'}, 32 connections, "
               f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of 2")
-        results: dict[str, dict[str, float]] = {}
-        for name, base in targets.items():
-            for kind, path in PATHS.items():
+        results: dict[str, dict[str, float]] = {name: {kind: 0.0 for kind in PATHS} for name in targets}
+        cpu: dict[str, dict[str, float]] = {name: {kind: float("inf") for kind in PATHS} for name in targets}
+        owners["upstream direct"] = procs[0]
+        for base in targets.values():
+            for path in PATHS.values():
                 load(base + path, args.warmup)
-                results.setdefault(name, {})[kind] = max(load(base + path, args.seconds) for _ in range(2))
-        report(results)
+        for _ in range(2):  # rounds interleave the targets, so a burst of noise does not hit one target twice
+            for name, base in targets.items():
+                for kind, path in PATHS.items():
+                    before = cpu_seconds(owners.get(name))
+                    rate = load(base + path, args.seconds)
+                    used = cpu_seconds(owners.get(name)) - before
+                    results[name][kind] = max(results[name][kind], rate)
+                    cpu[name][kind] = min(cpu[name][kind], used / (rate * args.seconds) * 1e6)
+        report(results, cpu)
     finally:
         for proc in procs:
             proc.terminate()
@@ -240,15 +257,20 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(results: dict[str, dict[str, float]]) -> None:
-    peer = results["aiohttp peer"]
-    print(f"\n{'target':24} {'html 11 KB req/s':>17} {'asset 30 KB req/s':>18} {'html/peer':>10} {'asset/peer':>11}")
+def report(results: dict[str, dict[str, float]], cpu: dict[str, dict[str, float]]) -> None:
+    peer, peer_cpu = results["aiohttp peer"], cpu["aiohttp peer"]
+    print(f"\n{'target':22} {'html req/s':>10} {'asset req/s':>11} {'html/peer':>9} {'asset/peer':>10}"
+          f" {'html CPU us/req':>15} {'asset CPU us/req':>16}")
     for name, r in results.items():
-        print(f"{name:24} {r['html']:17.0f} {r['asset']:18.0f} {r['html'] / peer['html']:10.2f} "
-              f"{r['asset'] / peer['asset']:11.2f}")
-    ours = results["ours: ReverseProxy"]
+        c = cpu[name]
+        print(f"{name:22} {r['html']:10.0f} {r['asset']:11.0f} {r['html'] / peer['html']:9.2f} "
+              f"{r['asset'] / peer['asset']:10.2f} {c['html'] if c['html'] else float('nan'):15.0f}"
+              f" {c['asset'] if c['asset'] else float('nan'):16.0f}")
+    ours, ours_cpu = results["ours: ReverseProxy"], cpu["ours: ReverseProxy"]
     print(f"\ngoals: ReverseProxy html/peer {ours['html'] / peer['html']:.2f} (>= 0.80), "
           f"asset/peer {ours['asset'] / peer['asset']:.2f} (>= 0.90)")
+    print(f"CPU per request, peer/ours (1.0 = as cheap as the peer): html {peer_cpu['html'] / ours_cpu['html']:.2f}, "
+          f"asset {peer_cpu['asset'] / ours_cpu['asset']:.2f}")
 
 
 if __name__ == "__main__":

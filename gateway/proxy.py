@@ -105,12 +105,12 @@ class ReverseProxy:
         """Headers for upstream, the public origin (for Location mapping), and whether a body follows."""
         peer = scope["client"][0] if scope.get("client") else ""
         trusted = peer in self._trusted
-        incoming = scope["headers"]
-        drop = _hop_by_hop(incoming) | _REBUILT | (frozenset() if trusted else _DROP_UNTRUSTED)
+        drop = _HOP_BY_HOP | _REBUILT | (frozenset() if trusted else _DROP_UNTRUSTED)
         out: list[tuple[str, str]] = []
+        connection: list[str] = []
         host = chain = proto = public_host = accept_encoding = ""
         has_body = False
-        for name, value in incoming:
+        for name, value in scope["headers"]:
             text = value.decode("latin-1")
             if name == b"host":
                 host = text
@@ -124,8 +124,12 @@ class ReverseProxy:
                 proto = text.strip()
             elif trusted and name == b"x-forwarded-host":
                 public_host = text.strip()
+            elif name == b"connection":
+                connection.append(text)
             if name not in drop and not name.startswith(b"proxy-"):
                 out.append((name.decode("latin-1"), text))
+        if named := _connection_named(connection):
+            out = [(name, value) for name, value in out if name.lower().encode("latin-1") not in named]
         scheme = proto or scope.get("scheme", "http")
         public_host = public_host or host
         out.append(("X-Forwarded-For", f"{chain}, {peer}" if chain else peer))
@@ -138,7 +142,7 @@ class ReverseProxy:
         return out, f"{scheme}://{public_host}" if public_host else "", has_body
 
     def _response_headers(self, resp: aiohttp.ClientResponse, public: str) -> list[tuple[bytes, bytes]]:
-        drop = _hop_by_hop(resp.raw_headers)
+        drop = _HOP_BY_HOP | _connection_named(resp.headers.getall("Connection", ()))
         prefix = self._mapped_prefix
         headers = []
         for name, value in resp.raw_headers:
@@ -267,11 +271,9 @@ async def _error(send, scope: dict, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
-def _hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    """The fixed hop-by-hop set plus every header the Connection header names (RFC 9110 7.6.1)."""
-    named = [token.strip().lower().encode("latin-1") for name, value in headers if name.lower() == b"connection"
-             for token in value.decode("latin-1").split(",")]
-    return _HOP_BY_HOP.union(named) if named else _HOP_BY_HOP
+def _connection_named(values: Iterable[str]) -> frozenset[bytes]:
+    """Headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)."""
+    return frozenset(token.strip().lower().encode("latin-1") for value in values for token in value.split(","))
 
 
 class _TrustedProxies:
