@@ -53,6 +53,7 @@ def local_day(at: datetime, tz: ZoneInfo) -> str:
 COUNTS = ("shown", "accept_all", "reject_all", "custom", "withdraw", "erase", *OPT_IN, "gpc")
 _INDEX = {name: i for i, name in enumerate(COUNTS)}
 _CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPT_IN]
+_SHOWN, _GPC = _INDEX["shown"], _INDEX["gpc"]
 
 
 CubeKey = tuple[str, str, str, str, str, str, str, int, int]  # day, action, policy, language, device, browser, os, gpc, mask
@@ -64,52 +65,65 @@ CspMonthKey = tuple[str, str]  # month, host
 
 @dataclass
 class Increments:
-    """One batch of writes pre-aggregated, so each rollup row is upserted once per batch, not once per write."""
+    """One batch of writes pre-aggregated, so each rollup row is upserted once per batch, not once per write.
+
+    Adding a write only bumps one counter in a cube; the per-key counters are derived from the cubes once per
+    batch (``counters()``), so their cost follows the distinct combinations in a batch, not its size, and they
+    agree with the cubes by construction.
+    """
 
     tz: ZoneInfo
     cube: dict[CubeKey, int] = field(default_factory=lambda: defaultdict(int))
-    by_key: dict[ByKey, list[int]] = field(default_factory=dict)  # counters in COUNTS order
-    by_month: dict[ByKey, list[int]] = field(default_factory=dict)  # the same per calendar month ("YYYY-MM")
     impressions: dict[ImpressionKey, int] = field(default_factory=lambda: defaultdict(int))
     csp: dict[CspKey, int] = field(default_factory=lambda: defaultdict(int))
-    csp_month: dict[CspMonthKey, int] = field(default_factory=lambda: defaultdict(int))
 
     def add_record(self, record: ConsentRecord) -> None:
-        day = local_day(record.at, self.tz)
-        mask = categories_to_mask(record.categories)
-        self.cube[(day, record.action, record.policy_version, record.language, record.device, record.browser,
-                   record.os, int(record.gpc), mask)] += 1
-        if record.device == BOT:
-            return
-        deltas = [(_INDEX[record.action], 1)]
-        if record.action in DECISIONS:
-            deltas += [(i, 1) for bit, i in _CATEGORY_INDEX if mask & bit]
-            if record.gpc:
-                deltas.append((_INDEX["gpc"], 1))
-        self._bump(day, (record.device, record.browser, record.os, record.language, record.policy_version), deltas)
+        self.cube[(local_day(record.at, self.tz), record.action, record.policy_version, record.language,
+                   record.device, record.browser, record.os, int(record.gpc),
+                   categories_to_mask(record.categories))] += 1
 
     def add_event(self, event: BannerEvent) -> None:
-        day = local_day(event.at, self.tz)
-        self.impressions[(day, event.event, event.policy_version, event.language, event.device, event.browser,
-                          event.os)] += 1
-        if event.device != BOT:
-            keys = (event.device, event.browser, event.os, event.language, event.policy_version)
-            self._bump(day, keys, [(_INDEX[SHOWN], 1)])
+        self.impressions[(local_day(event.at, self.tz), event.event, event.policy_version, event.language,
+                          event.device, event.browser, event.os)] += 1
 
     def add_csp(self, host: str, directive: str, at: datetime) -> None:
-        day = local_day(at, self.tz)
-        self.csp[(day, host, directive)] += 1
-        self.csp_month[(day[:7], host)] += 1
+        self.csp[(local_day(at, self.tz), host, directive)] += 1
 
-    def _bump(self, day: str, keys: tuple[str, ...], deltas: list[tuple[int, int]]) -> None:
-        month = day[:7]
-        for dim, key in ((ALL, ""), *zip(DIMENSIONS, keys)):
-            for table, period in ((self.by_key, day), (self.by_month, month)):
-                row = table.get((dim, period, key))
-                if row is None:
-                    row = table[(dim, period, key)] = [0] * len(COUNTS)
-                for i, d in deltas:
-                    row[i] += d
+    def counters(self) -> tuple[dict[ByKey, list[int]], dict[ByKey, list[int]]]:
+        """(daily, monthly) counter rows keyed (dim, day or month, key), in ``COUNTS`` order; bots left out."""
+        daily: dict[ByKey, list[int]] = {}
+        monthly: dict[ByKey, list[int]] = {}
+        for (day, action, policy, language, device, browser, os, gpc, mask), n in self.cube.items():
+            if device == BOT:
+                continue
+            deltas = [(_INDEX[action], n)]
+            if action in DECISIONS:
+                deltas += [(i, n) for bit, i in _CATEGORY_INDEX if mask & bit]
+                if gpc:
+                    deltas.append((_GPC, n))
+            _bump(daily, monthly, day, (device, browser, os, language, policy), deltas)
+        for (day, event, policy, language, device, browser, os), n in self.impressions.items():
+            if device != BOT and event == SHOWN:
+                _bump(daily, monthly, day, (device, browser, os, language, policy), [(_SHOWN, n)])
+        return daily, monthly
+
+    def csp_monthly(self) -> dict[CspMonthKey, int]:
+        months: dict[CspMonthKey, int] = defaultdict(int)
+        for (day, host, _directive), n in self.csp.items():
+            months[(day[:7], host)] += n
+        return months
+
+
+def _bump(daily: dict[ByKey, list[int]], monthly: dict[ByKey, list[int]], day: str, keys: tuple[str, ...],
+          deltas: list[tuple[int, int]]) -> None:
+    month = day[:7]
+    for dim, key in ((ALL, ""), *zip(DIMENSIONS, keys)):
+        for table, period in ((daily, day), (monthly, month)):
+            row = table.get((dim, period, key))
+            if row is None:
+                row = table[(dim, period, key)] = [0] * len(COUNTS)
+            for i, d in deltas:
+                row[i] += d
 
 
 def rows(table: dict[tuple[str, ...], list[int]]) -> list[tuple[str | int, ...]]:

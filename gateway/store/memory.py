@@ -63,8 +63,8 @@ class MemoryStore:
         """Same contract as ``SqliteStore.erase``: delete the id's rows, append ``proof`` atomically with it."""
         if proof is not None:
             validate_record(proof)
-            if proof.consent_id != consent_id:
-                raise ValueError("the erase proof must carry the erased consent id")
+            if proof.consent_id != consent_id or proof.action != "erase":
+                raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
         self._check_open()
         before = len(self._log)
         self._log = [r for r in self._log if r.consent_id != consent_id]
@@ -135,7 +135,8 @@ class MemoryStore:
     def _merge(self, increments: Increments) -> None:
         for cube_key, n in increments.cube.items():
             self.cube[cube_key] += n
-        for key, counts in increments.by_key.items():  # by_month is not kept: summaries use the daily rows
+        daily, _monthly = increments.counters()  # monthly rows are not kept: summaries here use the daily ones
+        for key, counts in daily.items():
             row = self.by_key.setdefault(key, [0] * len(counts))
             for i, value in enumerate(counts):
                 row[i] += value

@@ -164,8 +164,8 @@ class SqliteStore:
         """
         if proof is not None:
             validate_record(proof)
-            if proof.consent_id != consent_id:
-                raise ValueError("the erase proof must carry the erased consent id")
+            if proof.consent_id != consent_id or proof.action != "erase":
+                raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
         return await self._submit("erase", (consent_id, proof))
 
     async def record_event(self, event: BannerEvent) -> None:
@@ -266,11 +266,12 @@ class SqliteStore:
                 await conn.executemany(schema.INSERT_LOG, pending)
             self._inject("log")
             await _upsert(conn, schema.UPSERT_CUBE, [(*k, n) for k, n in increments.cube.items()])
-            await _upsert(conn, schema.UPSERT_BY_KEY, rows(increments.by_key))
-            await _upsert(conn, schema.UPSERT_BY_MONTH, rows(increments.by_month))
+            daily, monthly = increments.counters()
+            await _upsert(conn, schema.UPSERT_BY_KEY, rows(daily))
+            await _upsert(conn, schema.UPSERT_BY_MONTH, rows(monthly))
             await _upsert(conn, schema.UPSERT_IMPRESSION, [(*k, n) for k, n in increments.impressions.items()])
             await _upsert(conn, schema.UPSERT_CSP, [(*k, n) for k, n in increments.csp.items()])
-            await _upsert(conn, schema.UPSERT_CSP_MONTH, [(*k, n) for k, n in increments.csp_month.items()])
+            await _upsert(conn, schema.UPSERT_CSP_MONTH, [(*k, n) for k, n in increments.csp_monthly().items()])
             self._inject("rollup")
             await conn.execute("COMMIT")
         except BaseException:

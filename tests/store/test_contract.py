@@ -81,10 +81,12 @@ async def test_erase_with_proof_keeps_only_the_proof(store: ConsentStore) -> Non
     assert totals["accept_all"] == 1  # type: ignore[index]
 
 
-async def test_erase_proof_must_name_the_erased_id(store: ConsentStore) -> None:
+@pytest.mark.parametrize("proof", [{"consent_id": "other", "action": "erase"}, {"action": "accept_all"}],
+                         ids=["other-id", "not-erase"])
+async def test_erase_proof_must_be_an_erase_of_that_id(store: ConsentStore, proof: dict[str, object]) -> None:
     await store.append(record())
     with pytest.raises(ValueError):
-        await store.erase("c-0001", record(consent_id="other", action="erase"))
+        await store.erase("c-0001", record(**proof))
     assert len(await store.history("c-0001")) == 1
 
 
