@@ -164,9 +164,14 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+_ZERO_OPT_IN = dict.fromkeys(OPT_IN, 0.0)
+
+
 def _opt_in(counts: dict[str, int]) -> dict[str, float]:
     decisions = counts["decisions"]
-    return {c: _rate(counts[c], decisions) for c in OPT_IN}
+    if not decisions:
+        return dict(_ZERO_OPT_IN)
+    return {c: round(counts[c] / decisions, 4) for c in OPT_IN}
 
 
 def _tally(values: Iterable[int]) -> dict[str, int]:
@@ -175,12 +180,10 @@ def _tally(values: Iterable[int]) -> dict[str, int]:
     return tally
 
 
-def _sum(rows: Iterable[Iterable[int]]) -> list[int]:
-    total = [0] * len(COUNTS)
-    for row in rows:
-        for i, value in enumerate(row):
-            total[i] += value
-    return total
+def _add(total: list[int] | None, values: list[int]) -> list[int]:
+    if total is None:
+        return list(values)
+    return [a + b for a, b in zip(total, values)]
 
 
 def build_summary(
@@ -197,23 +200,43 @@ def build_summary(
     range. Rates are shares of *decisions* (accept_all + reject_all + custom); the interaction rate is decisions
     per banner shown. Every rate is 0.0 when its denominator is 0, rounded to 4 places.
     """
-    per_day: dict[str, list[int]] = {}
+    zero = [0] * len(COUNTS)
+    per_day: dict[str, list[int] | None] = {}
     day = start
     while day <= end:
-        per_day[day.isoformat()] = [0] * len(COUNTS)
+        per_day[day.isoformat()] = None
         day += timedelta(days=1)
     for day_text, *values in day_rows:
         if day_text in per_day:  # a row outside the range is ignored rather than inventing a day
-            per_day[day_text] = _sum((per_day[day_text], values))  # type: ignore[list-item]
-    days = {day_text: _tally(values) for day_text, values in per_day.items()}
-    totals = _tally(_sum(per_day.values()))
+            per_day[day_text] = _add(per_day[day_text], values)  # type: ignore[arg-type,index]
+    totals_values = zero
+    for values in per_day.values():
+        if values is not None:
+            totals_values = _add(totals_values, values)
+    totals = _tally(totals_values)
 
     sums: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
     for dim, key, *values in key_rows:
         if dim in sums:
-            sums[dim][key] = _sum((sums[dim].get(key, ()), values))  # type: ignore[index,call-overload,arg-type]
-    keyed = {dim: {key: _tally(v) for key, v in by_key.items()} for dim, by_key in sums.items()}
+            sums[dim][key] = _add(sums[dim].get(key), values)  # type: ignore[index,call-overload,arg-type]
 
+    days = []
+    for day_text, values in per_day.items():
+        t = _tally(values or zero)
+        days.append({
+            "day": day_text, "shown": t["shown"], "decisions": t["decisions"], "accept_all": t["accept_all"],
+            "reject_all": t["reject_all"], "custom": t["custom"], "withdraw": t["withdraw"], "opt_in": _opt_in(t),
+        })
+    breakdowns = {}
+    for dim in DIMENSIONS:
+        items = []
+        for key, values in sums[dim].items():
+            t = _tally(values)
+            items.append({
+                "key": key, "decisions": t["decisions"], "accept_all": t["accept_all"],
+                "reject_all": t["reject_all"], "custom": t["custom"], "opt_in": _opt_in(t),
+            })
+        breakdowns[dim] = sorted(items, key=lambda item: (-item["decisions"], item["key"]))  # type: ignore[operator]
     hosts = sorted(host_rows, key=lambda row: (-row[1], row[0]))[:TOP_HOSTS]
     return {
         "from": start.isoformat(),
@@ -223,24 +246,7 @@ def build_summary(
         "interaction_rate": _rate(totals["decisions"], totals[SHOWN]),
         "opt_in_rate": _opt_in(totals),
         "gpc_share": _rate(totals["gpc"], totals["decisions"]),
-        "days": [
-            {
-                "day": day_text,
-                **{k: t[k] for k in (SHOWN, "decisions", "accept_all", "reject_all", "custom", "withdraw")},
-                "opt_in": _opt_in(t),
-            }
-            for day_text, t in days.items()
-        ],
-        "breakdowns": {
-            dim: [
-                {
-                    "key": key,
-                    **{k: t[k] for k in ("decisions", "accept_all", "reject_all", "custom")},
-                    "opt_in": _opt_in(t),
-                }
-                for key, t in sorted(keyed[dim].items(), key=lambda item: (-item[1]["decisions"], item[0]))
-            ]
-            for dim in DIMENSIONS
-        },
+        "days": days,
+        "breakdowns": breakdowns,
         "blocked_hosts": [{"host": host, "reports": n} for host, n in hosts],
     }
