@@ -163,17 +163,19 @@
       ? ' <a href="' + esc(cfg.policy_url) + '" target="_blank" rel="noopener">' + esc(t("policy_link")) + "</a>" : "";
     var cats = cfg.categories.map(function (c) {
       var id = "cg-c-" + esc(c.id), req = c.required || c.id == "necessary";
-      var vendors = (c.vendors || []).map(function (v) {
+      var vs = c.vendors || [];
+      var vendors = vs.map(function (v) {
         var name = v.policy_url
           ? '<a href="' + esc(v.policy_url) + '" target="_blank" rel="noopener">' + esc(v.name) + "</a>" : esc(v.name);
         return "<li>" + name + (v.purpose ? " — " + esc(v.purpose) : "") + "</li>";
       }).join("");
+      var names = vs.map(function (v) { return esc(v.name); }).join(", ");
       return '<div class="cg-cat"><div class="cg-row"><label for="' + id + '">' + esc(c.title) + "</label>" +
         (req ? '<span class="cg-on">' + esc(t("always_on")) + "</span>" : "") +
         '<input type="checkbox" role="switch" id="' + id + '" data-consent-category="' + esc(c.id) + '"' +
         ' aria-describedby="' + id + '-d"' + (req ? " checked disabled" : "") + "></div>" +
         '<p id="' + id + '-d">' + esc(c.description) + "</p>" +
-        (vendors ? '<ul class="cg-v">' + vendors + "</ul>" : "") + "</div>";
+        (vendors ? '<details class="cg-v"><summary>' + names + "</summary><ul>" + vendors + "</ul></details>" : "") + "</div>";
     }).join("");
     root.innerHTML =
       '<div class="cg-l1"><h2 id="cg-t1">' + esc(t("title")) + '</h2><p id="cg-d1">' + esc(t("body")) + policy + "</p>" +

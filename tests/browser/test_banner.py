@@ -94,7 +94,9 @@ def test_demo_page_shows_the_banner_as_a_labelled_dialog(page: Any) -> None:
     expect(banner).to_have_attribute("role", "dialog")
     expect(page.locator(f"#{banner.get_attribute('aria-labelledby')}")).to_have_text(ru["title"])
     expect(page.locator(f"#{banner.get_attribute('aria-describedby')}")).to_contain_text("№ 94-V")
-    expect(banner.get_by_role("link", name=ru["policy_link"])).to_have_attribute("href", "https://wgp.kz/")
+    policy_url = page.request.get("/_consent/config.json?lang=ru").json()["policy_url"]
+    assert policy_url.startswith("https://")
+    expect(banner.get_by_role("link", name=ru["policy_link"])).to_have_attribute("href", policy_url)
     for selector, key in zip(FIRST_LAYER_BUTTONS, ("accept_all", "reject_all", "customize")):
         expect(page.locator(selector)).to_have_text(ru[key])
     assert page.locator(BANNER).evaluate("el => getComputedStyle(el).position") == "fixed"
@@ -160,6 +162,12 @@ def test_customize_with_analytics_only_activates_only_analytics(page: Any) -> No
         expect(toggle(page, category)).to_be_enabled()
     expect(toggle(page, "necessary")).to_be_checked()
     expect(toggle(page, "necessary")).to_be_disabled()
+    # Each category names its vendors, with a link to each vendor's policy.
+    for category in page.request.get("/_consent/config.json?lang=ru").json()["categories"]:
+        box = page.locator(f"{BANNER} .cg-cat", has=page.locator(f'input[data-consent-category="{category["id"]}"]'))
+        expect(box).to_contain_text(category["description"])
+        for vendor in category["vendors"]:
+            expect(box.locator("a", has_text=vendor["name"]).first).to_have_attribute("href", vendor["policy_url"])
     page.get_by_label(texts("ru")["categories"]["analytics"]["title"]).check()
     page.click(SAVE)
     expect(page.locator(BANNER)).to_be_hidden()
@@ -197,6 +205,14 @@ def test_show_reopens_the_saved_choice_and_withdrawal_sticks(page: Any) -> None:
     expect(page.locator(BANNER)).to_be_visible()
     for category in OPTIONAL:
         expect(toggle(page, category)).not_to_be_checked()
+    # Esc closes the reopened settings without a new choice, and focus returns to the link.
+    record_puts(page)
+    toggle(page, "marketing").check()
+    page.keyboard.press("Escape")
+    expect(page.locator(BANNER)).to_be_hidden()
+    assert page.evaluate("document.activeElement.matches('footer [data-consent-open]')")
+    assert choice_puts(page) == []
+    assert page.evaluate("consentGateway.getConsent().categories.marketing") is False
 
 
 def _tab_to(page: Any, selector: str, limit: int = 15) -> None:
