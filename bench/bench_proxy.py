@@ -250,9 +250,8 @@ def main() -> None:
                     cpu[name][kind] = min(cpu[name][kind], used / (rate * args.seconds) * 1e6)
         report(results, cpu)
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # proxies before the upstream, so no request meets a dead upstream
             proc.terminate()
-        for proc in procs:
             proc.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
