@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterable
 
 import aiohttp
 import brotli
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from gateway.compression import DECODABLE, Decoder, reduce_accept_encoding
@@ -82,7 +83,7 @@ class ReverseProxy:
 
     shutdown = aclose
 
-    async def __call__(self, scope: dict, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._proxy(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -94,14 +95,15 @@ class ReverseProxy:
             await self.aclose()
             await send({"type": "lifespan.shutdown.complete"})
 
-    def _target(self, scope: dict) -> URL:
+    def _target(self, scope: Scope) -> URL:
         raw = scope.get("raw_path") or scope["path"].encode()
         if not raw.startswith(b"/"):  # absolute-form or "*": keep only the path, never the authority
             raw = b"/" + raw.partition(b"://")[2].partition(b"/")[2] if b"://" in raw else b"/"
         return URL.build(scheme=self._origin.scheme, authority=self._origin.raw_authority, encoded=True,
-                         path=self._prefix + raw.decode("latin-1"), query_string=scope["query_string"].decode("latin-1"))
+                         path=self._prefix + raw.decode("latin-1"),
+                         query_string=scope["query_string"].decode("latin-1"))
 
-    def _request_headers(self, scope: dict) -> tuple[list[tuple[str, str]], str, bool]:
+    def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], str, bool]:
         """Headers for upstream, the public origin (for Location mapping), and whether a body follows."""
         peer = scope["client"][0] if scope.get("client") else ""
         trusted = peer in self._trusted
@@ -156,7 +158,7 @@ class ReverseProxy:
             headers.append((name, value))
         return headers
 
-    async def _proxy(self, scope: dict, receive, send) -> None:
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._session is None:
             await self.startup()
         assert self._session is not None
@@ -176,8 +178,8 @@ class ReverseProxy:
         async with resp:
             await self._respond(scope, receive, send, resp, public, body_done)
 
-    async def _respond(self, scope, receive, send, resp: aiohttp.ClientResponse, public: str,
-                       body_done: asyncio.Event) -> None:
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, resp: aiohttp.ClientResponse,
+                       public: str, body_done: asyncio.Event) -> None:
         headers = self._response_headers(resp, public)
         decoder = None
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
@@ -201,7 +203,7 @@ class ReverseProxy:
             logger.warning("upstream body failed for %s %s: %r", scope["method"], scope["path"], exc)
 
 
-async def _request_body(receive, done: asyncio.Event) -> AsyncIterator[bytes]:
+async def _request_body(receive: Receive, done: asyncio.Event) -> AsyncIterator[bytes]:
     """Stream the visitor's request body to upstream as it arrives."""
     try:
         while True:
@@ -216,7 +218,7 @@ async def _request_body(receive, done: asyncio.Event) -> AsyncIterator[bytes]:
         done.set()
 
 
-async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send) -> None:
+async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: Send) -> None:
     """Send each chunk as it arrives; the last one carries ``more_body=False`` (one send fewer per response)."""
     content = resp.content
     while chunk := await content.readany():
@@ -231,7 +233,8 @@ async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send) -
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
-async def _stream_until_disconnect(resp, decoder: Decoder | None, send, receive, body_done: asyncio.Event) -> bool:
+async def _stream_until_disconnect(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: Send,
+                                   receive: Receive, body_done: asyncio.Event) -> bool:
     """Stream while watching for the visitor leaving (ASGI servers drop sends silently); True if they left."""
     async def wait_disconnect() -> None:
         await body_done.wait()  # the receive channel belongs to the upload until it is fully read
@@ -256,7 +259,7 @@ def _weaken(etag: bytes) -> bytes:
     return etag if etag.startswith(b"W/") else b"W/" + etag
 
 
-async def _error(send, scope: dict, status: int, text: str) -> None:
+async def _error(send: Send, scope: Scope, status: int, text: str) -> None:
     title = {502: "502 Bad Gateway", 504: "504 Gateway Timeout"}[status]
     accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
     if "json" in accept and "html" not in accept:
