@@ -52,3 +52,8 @@ async def make_client() -> AsyncIterator[ClientFactory]:
 @pytest.fixture
 async def client(make_client: ClientFactory, settings: Settings) -> httpx.AsyncClient:
     return await make_client(settings)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser tests last: Playwright's sync API keeps its own event loop alive for the session."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
