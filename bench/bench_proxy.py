@@ -202,6 +202,7 @@ http {{ access_log off; upstream up {{ server {upstream.removeprefix('http://')}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best run is kept")
     parser.add_argument("--warmup", type=float, default=1, help="whole seconds with wrk")
     args = parser.parse_args()
     up_port = free_port()
@@ -233,14 +234,14 @@ def main() -> None:
         for name, url in targets.items():
             wait_ready(url + PATHS["html"], owners.get(name))
         print(f"load: {'wrk' if shutil.which('wrk') else 'aiohttp client loop'}, 32 connections, "
-              f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of 2")
+              f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of {args.rounds}")
         results: dict[str, dict[str, float]] = {name: {kind: 0.0 for kind in PATHS} for name in targets}
         cpu: dict[str, dict[str, float]] = {name: {kind: float("inf") for kind in PATHS} for name in targets}
         owners["upstream direct"] = procs[0]
         for base in targets.values():
             for path in PATHS.values():
                 load(base + path, args.warmup)
-        for _ in range(2):  # rounds interleave the targets, so a burst of noise does not hit one target twice
+        for _ in range(args.rounds):  # rounds interleave the targets, so a burst of noise does not hit one target twice
             for name, base in targets.items():
                 for kind, path in PATHS.items():
                     before = cpu_seconds(owners.get(name))
