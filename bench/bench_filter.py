@@ -86,14 +86,16 @@ def main() -> None:
     catalogue = Catalogue.load(ROOT / "config" / "vendors.toml")
     site = frozenset({"wgp.kz"})
     blocking = FilterPlan(frozenset({"preferences", "analytics", "marketing"}), catalogue, site, BANNER)
-    passing = FilterPlan(frozenset(), catalogue, site)
+    # A visitor who refused only marketing, served without a banner: the tokenizer runs over every byte,
+    # but the analytics tags pass. (Nothing blocked at all is a pass-through and not worth measuring.)
+    marketing = FilterPlan(frozenset({"marketing"}), catalogue, site)
     print(f"{'page':>8} {'case':<26} {'MB/s':>8} {'regex scan':>11} {'ratio':>6} {'find(<)':>8} {'ratio':>6}")
     for size in (60_000, 600_000):
         page = build_page(size)
         mb = len(page) / 1e6
         regex = mb / best_seconds(lambda: scan_regex(page))
         find = mb / best_seconds(lambda: scan_find(page))
-        for label, plan in (("all blocked + banner", blocking), ("nothing blocked", passing)):
+        for label, plan in (("all blocked + banner", blocking), ("marketing only, no banner", marketing)):
             rate = mb / best_seconds(lambda: filter_page(plan, page))
             print(f"{len(page) // 1000:>6}KB {label:<26} {rate:>8.1f} {regex:>11.1f} {rate / regex:>6.2f} "
                   f"{find:>8.1f} {rate / find:>6.2f}")

@@ -71,10 +71,24 @@ _BORING_ATTRS = (
 )
 _BORING_NAME = rb"[a-z][a-z0-9\-]*+(?=[\t\n\f\r />])"
 
+# Loading elements whose every value is plainly relative (no "//", ":", "\\", "&", tab or newline, so no
+# scheme, host or disguise) cannot reach a third party and need no Python either: first-party images are
+# the commonest "interesting" tag on a page.
+_RELATIVE_LOADING = (b"img", b"image", b"source", b"input", b"video", b"audio", b"track", b"embed", b"link",
+                     b"object")
+_REL_DQ = rb"\"(?:[^\"/:\\&\t\n\r]++|/(?![/\t\n\r]))*+\""
+_REL_SQ = rb"'(?:[^'/:\\&\t\n\r]++|/(?![/\t\n\r]))*+'"
+_REL_UQ = rb"(?:[^\t\n\f\r >\"'/:\\&]++|/(?!/))++"
+_RELATIVE_ATTRS = (
+    rb"[^>\"'=:\\&]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
+    rb"(?:" + _REL_DQ + rb"|" + _REL_SQ + rb"|" + _REL_UQ + rb")[^>\"'=:\\&]*+)*+>"
+)
+
 # Text and complete tags that need no attention, consumed inside the regex engine. It stops at a "<"
 # that needs Python (an interesting or incomplete construct) or at the end of the buffer.
 SKIP_AFTER = _skip(
     rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
+    rb"<" + _trie(_RELATIVE_LOADING) + rb"(?=[\t\n\f\r />])" + _RELATIVE_ATTRS,
     rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
     _LT_TEXT,
     _COMMENT,

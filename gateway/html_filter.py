@@ -44,6 +44,7 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ _JS_TYPES = frozenset({
     "text/javascript1.3", "text/javascript1.4", "text/javascript1.5",
 })
 _RANK = {c: i for i, c in enumerate(CATEGORIES)}
+_ASCII_LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_URL_CACHE_SIZE = 256
 
 _CSS_URL_TEXT = (
     r"(?i:url)\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\"'\s]*))\s*\)"
@@ -138,6 +141,11 @@ def _codec(label: str) -> str | None:
         return None
 
 
+def _executable(script_type: str) -> bool:
+    """JavaScript or module; parameters ("text/javascript; charset=utf-8") are ignored to fail closed."""
+    return script_type.split(";", 1)[0].strip().lower() in _JS_TYPES
+
+
 def _strictest(categories: list[str]) -> str:
     return max(categories, key=_RANK.__getitem__)
 
@@ -167,11 +175,15 @@ class HtmlFilter:
         self._injected = not plan.head_html
         self._nonce: bytes | None = None
         self._closed = False
+        self._passthrough = self._injected and not self._blocked  # nothing to block, nothing to inject
+        self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
 
     # -- public API -----------------------------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> bytes:
         """Filter the next chunk; returns what can be sent now (possibly b"")."""
+        if self._passthrough:
+            return chunk
         if self._encoding is None and len(self._sample) < 1024:
             self._sample += chunk[: 1024 - len(self._sample)]
         buf = self._carry + chunk if self._carry else chunk
@@ -241,11 +253,11 @@ class HtmlFilter:
         if p + 1 >= n:
             return None
         c = buf[p + 1]
-        if c < 128 and chr(c).isalpha():
+        if c in _ASCII_LETTERS:
             m = tk.START_TAG.match(buf, p)
             return None if m is None else self._start_tag(m, out)
         if c == 0x2F:  # "/"
-            if p + 2 < n and not (buf[p + 2] < 128 and chr(buf[p + 2]).isalpha()):
+            if p + 2 < n and buf[p + 2] not in _ASCII_LETTERS:
                 return self._enter(BOGUS, buf, p, p + 2, out)
             m = tk.END_TAG.match(buf, p)
             return None if m is None else self._end_tag(m, out)
@@ -376,7 +388,7 @@ class HtmlFilter:
         if not self._injected and self._nonce is None and b"nonce" in first:
             self._nonce = first[b"nonce"].value or None
         self._state, self._script_sub = SCRIPT, 0
-        if self._value(first, b"type").strip().lower() not in _JS_TYPES:
+        if not _executable(self._value(first, b"type")):
             out.append(tag)  # JSON-LD, importmap, templates: data, never executed
             return
         if b"src" in first:
@@ -558,7 +570,7 @@ class HtmlFilter:
         if name == b"script" and not self._foreign:
             attrs = tk.parse_attrs(carry, name_end)
             first = {a.lname: a for a in reversed(attrs)}
-            if self._value(first, b"type", partial=True).strip().lower() not in _JS_TYPES:
+            if not _executable(self._value(first, b"type", partial=True)):
                 return carry
             if b"src" in first:
                 category = self._blocked_category(self._value(first, b"src", partial=True))
@@ -579,10 +591,16 @@ class HtmlFilter:
         return html.unescape(text) if "&" in text else text
 
     def _blocked_category(self, url: str) -> str:
-        if not url:
-            return ""
-        category = self._catalogue.category_for_url(url, self._plan.first_party)
-        return category if category in self._blocked else ""
+        """The category that blocks ``url`` for this visitor, "" if it may load."""
+        cached = self._url_categories.get(url)
+        if cached is not None:
+            return cached
+        category = self._catalogue.category_for_url(url, self._plan.first_party) if url else None
+        result = category if category in self._blocked else ""
+        if len(self._url_categories) >= _URL_CACHE_SIZE:
+            self._url_categories.clear()
+        self._url_categories[url] = result or ""
+        return result or ""
 
     def _css_category(self, css: str) -> str:
         found = [c for c in (self._blocked_category(_css_match_url(m)) for m in _CSS_URL.finditer(css)) if c]
@@ -628,23 +646,29 @@ class HtmlFilter:
         vendor = self._catalogue.vendor_for_url(url)
         parts = split_url(url)
         label = vendor.name if vendor else parts[0] if parts else url
-        text = self._plan.placeholder.replace("{vendor}", label).replace("{category}", category)
-        message, dot, button = text.rpartition(". ")
-        if not dot:
-            message, button = text, "Load"
-        else:
-            message += "."
-        markup = (
-            f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}">'
-            f"<p>{html.escape(message)}</p>"
-            f'<button type="button" data-consent-load>{html.escape(button)}</button></div>'
-        )
-        return markup.encode(self._charset(), "xmlcharrefreplace")
+        return _placeholder_markup(self._plan.placeholder, label, category, self._charset())
 
     _HANDLERS: dict[int, _Handler] = {}  # filled below, once the methods exist
 
 
 _Handler = Callable[[HtmlFilter, bytes, memoryview, int, _Out, bool], int]
+
+
+@functools.lru_cache(maxsize=256)
+def _placeholder_markup(template: str, label: str, category: str, charset: str) -> bytes:
+    """Placeholder after a blocked iframe; the template's last sentence is the button label."""
+    text = template.replace("{vendor}", label).replace("{category}", category)
+    message, dot, button = text.rpartition(". ")
+    if not dot:
+        message, button = text, "Load"
+    else:
+        message += "."
+    markup = (
+        f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}">'
+        f"<p>{html.escape(message)}</p>"
+        f'<button type="button" data-consent-load>{html.escape(button)}</button></div>'
+    )
+    return markup.encode(charset, "xmlcharrefreplace")
 
 
 def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:

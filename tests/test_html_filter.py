@@ -228,6 +228,12 @@ TAG_FORMS = [
         "(window,document,'script','dataLayer','GTM-1');</script>",
     ),
     (
+        "script type with parameters counts as JavaScript",
+        f'<script type="text/javascript; charset=utf-8" src="{TRACKER}/t.js"></script>',
+        '<script type="text/plain" data-consent-category="marketing" data-consent-type="text/javascript; charset=utf-8" '
+        f'data-consent-src="{TRACKER}/t.js"></script>',
+    ),
+    (
         "inline script with several vendors gets the strictest category",
         "<script type=\"text/javascript\">gtag('config', 'G-1'); fbq('init', '1');</script>",
         '<script type="text/plain" data-consent-category="marketing" data-consent-type="text/javascript">'
@@ -245,6 +251,7 @@ UNCHANGED = [
     ("application/json", "<script type=\"application/json\" id=\"cfg\">{\"gtag('config'\": 1}</script>"),
     ("importmap", f'<script type="importmap">{{"imports": {{"a": "{TRACKER}/a.js"}}}}</script>'),
     ("template", f'<script type="text/x-template" src="{TRACKER}/t.html"></script>'),
+    ("unknown script type", f'<script type="text/x-handlebars-template">fbq(\'init\', \'1\')</script>'),
     ("hand-marked tag", '<script type="text/plain" data-consent-category="analytics">gtag(\'config\', \'G-1\');</script>'),
     ("script text in a textarea", f'<textarea><script src="{TRACKER}/t.js"></script><img src="{TRACKER}/x"></textarea>'),
     ("script text in a title", f'<title><script src="{TRACKER}/t.js"></script></title>'),
@@ -414,6 +421,13 @@ def test_json_ld_first_party_and_cdn_bytes_are_unchanged() -> None:
 
 def test_nothing_blocked_and_nothing_injected_is_byte_identical() -> None:
     assert run(REALISTIC, plan(blocked=())) == REALISTIC
+
+
+def test_allowed_tags_pass_byte_for_byte_through_the_tokenizer() -> None:
+    # Only preferences refused: the one Google Fonts preconnect changes, every other byte is the page's.
+    fonts = b'<link rel="preconnect" href="https://fonts.googleapis.com">'
+    blocked = b'<link data-consent-category="preferences" rel="preconnect" data-consent-href="https://fonts.googleapis.com">'
+    assert run(REALISTIC, plan(blocked={"preferences"})) == REALISTIC.replace(fonts, blocked)
 
 
 def test_every_split_point_gives_the_same_output() -> None:
