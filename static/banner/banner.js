@@ -52,9 +52,9 @@
 
   // ---- activation of blocked elements ------------------------------------------------------------
   function swapAttrs(el) {
-    [["src", "src"], ["srcset", "srcset"], ["href", "href"], ["style", "style"]].forEach(function (p) {
-      var v = el.getAttribute("data-consent-" + p[0]);
-      if (v != null) { el.setAttribute(p[1], v); el.removeAttribute("data-consent-" + p[0]); }
+    ["src", "srcset", "href", "poster", "data", "style"].forEach(function (a) {
+      var v = el.getAttribute("data-consent-" + a);
+      if (v != null) { el.setAttribute(a, v); el.removeAttribute("data-consent-" + a); }
     });
     var media = el.tagName == "SOURCE" ? el.parentNode : el;
     if (media && typeof media.load == "function" && /^(VIDEO|AUDIO)$/.test(media.tagName)) media.load();
@@ -80,7 +80,17 @@
       if (!src) done();
     });
   }
+  function restoreCss() {
+    // The gateway turns a blocked url(...) in a <style> into url("data:,")/*consent-blocked:<cat>:<url>*/.
+    d.querySelectorAll("style").forEach(function (st) {
+      var css = st.textContent, out = css.replace(/url\("data:,"\)\/\*consent-blocked:(\w+):(.*?)\*\//g, function (m, c, u) {
+        return granted(c) ? "url(" + JSON.stringify(u) + ")" : m;
+      });
+      if (out != css) st.textContent = out;
+    });
+  }
   function activate() {
+    restoreCss();
     var items = [].filter.call(d.querySelectorAll("[data-consent-category]"), function (el) {
       return granted(el.getAttribute("data-consent-category")) && !el.closest("#" + ID);
     });

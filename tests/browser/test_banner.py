@@ -88,6 +88,9 @@ def record_puts(page: Any) -> None:
 
 
 def test_demo_page_shows_the_banner_as_a_labelled_dialog(page: Any) -> None:
+    shown: list[Any] = []
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/_consent/events")
+            and shown.append(r.post_data_json))
     open_demo(page)
     banner = page.locator(BANNER)
     ru = texts("ru")["texts"]
@@ -100,6 +103,12 @@ def test_demo_page_shows_the_banner_as_a_labelled_dialog(page: Any) -> None:
     for selector, key in zip(FIRST_LAYER_BUTTONS, ("accept_all", "reject_all", "customize")):
         expect(page.locator(selector)).to_have_text(ru[key])
     assert page.locator(BANNER).evaluate("el => getComputedStyle(el).position") == "fixed"
+    # One anonymous impression per display of the first layer, not per switch between the layers.
+    page.click(CUSTOMIZE)
+    page.keyboard.press("Escape")
+    expect(page.locator(ACCEPT)).to_be_visible()
+    settle(page)
+    assert shown == [{"event": "shown", "lang": "ru"}]
 
 
 def test_nothing_is_requested_before_a_choice(page: Any) -> None:
@@ -397,6 +406,11 @@ ORDER_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <img id="img" alt="" data-consent-category="analytics" data-consent-src="/_test/a.gif"
      data-consent-srcset="/_test/a.gif 1x, /_test/b.gif 2x">
 <div id="styled" data-consent-category="analytics" style="display:none" data-consent-style="color: rgb(1, 2, 3)">x</div>
+<video id="video" data-consent-category="analytics" data-consent-poster="/_test/poster.gif"></video>
+<link id="css" rel="stylesheet" data-consent-category="analytics" data-consent-href="/_test/a.css">
+<style>#bg { background-image: url("data:,")/*consent-blocked:analytics:/_test/bg.gif?a=1%2A2*/ }
+#mk { background-image: url("data:,")/*consent-blocked:marketing:/_test/mk.gif*/ }</style>
+<div id="bg">bg</div><div id="mk">mk</div>
 <script>window.__order = []</script>
 </body></html>"""
 
@@ -417,7 +431,14 @@ def test_activation_keeps_document_order_and_restores_attributes(new_page: Any) 
     assert page.get_attribute("#img", "srcset") == "/_test/a.gif 1x, /_test/b.gif 2x"
     assert page.get_attribute("#styled", "style") == "color: rgb(1, 2, 3)"
     expect(page.locator("#styled")).to_be_visible()
-    assert "/_test/a.gif" in page.requested
+    # The server rewriter's forms: poster, stylesheet links, url(...) in <style> blocks (only granted ones).
+    assert page.get_attribute("#video", "poster") == "/_test/poster.gif"
+    assert page.get_attribute("#css", "href") == "/_test/a.css"
+    assert page.locator("#bg").evaluate("el => getComputedStyle(el).backgroundImage").endswith('/_test/bg.gif?a=1%2A2")')
+    assert page.locator("#mk").evaluate("el => getComputedStyle(el).backgroundImage") == 'url("data:,")'
+    for path in ("/_test/a.gif", "/_test/a.css", "/_test/bg.gif"):
+        assert path in page.requested
+    assert "/_test/mk.gif" not in page.requested
 
 
 CONTRAST_JS = """root => {
