@@ -489,9 +489,9 @@ class HtmlFilter:
     def _css_cut(self, buf: bytes, pos: int, cut: int) -> int:
         """Do not cut a url(...) or @import in two: stop before the last one that is not complete yet."""
         last = None
-        for last in _CSS_URL_START_B.finditer(buf, pos, cut):
+        for last in _CSS_URL_START_B.finditer(buf, pos):
             pass
-        if last is not None:
+        if last is not None and last.start() < cut:
             m = _CSS_URL_B.match(buf, last.start())
             if m is None or m.end() > cut:
                 return last.start()

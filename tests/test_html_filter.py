@@ -526,3 +526,14 @@ def test_long_comment_streams_and_cannot_hide_or_invent_tags() -> None:
     out = run(page.encode(), plan(), range(1000, len(page), 1000)).decode()
     assert out == page.replace(f'<img src="{TRACKER}/y.gif">',
                                f'<img data-consent-category="marketing" data-consent-src="{TRACKER}/y.gif">')
+
+
+@pytest.mark.parametrize(
+    ("label", "page"),
+    [(c[0], c[1]) for c in TAG_FORMS] + list(UNCHANGED),
+    ids=[c[0] for c in TAG_FORMS] + [c[0] for c in UNCHANGED],
+)
+def test_small_case_gives_the_same_output_at_every_split_point(label: str, page: str) -> None:
+    data = page.encode()
+    whole = run(data)
+    assert [i for i in range(len(data) + 1) if run(data, plan(), [i]) != whole] == []
