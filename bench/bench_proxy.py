@@ -241,7 +241,7 @@ def main() -> None:
         for base in targets.values():
             for path in PATHS.values():
                 load(base + path, args.warmup)
-        for _ in range(args.rounds):  # rounds interleave the targets, so a burst of noise does not hit one target twice
+        for _ in range(args.rounds):  # interleaved, so a burst of noise does not hit one target twice
             for name, base in targets.items():
                 for kind, path in PATHS.items():
                     before = cpu_seconds(owners.get(name))
