@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     keygen = sub.add_parser("keygen", help="print a new signing key for GATEWAY_SECRET_KEYS")
     keygen.set_defaults(handler=_keygen, needs_settings=False)
+    snippet = sub.add_parser("snippet", parents=[common],
+                             help="print the <script> tag to embed the banner, with its integrity hash")
+    snippet.add_argument("--base", default="", help="the gateway's public origin, e.g. https://consent.wgp.kz")
+    snippet.set_defaults(handler=_snippet)
     try:
         from .report import add_commands
     except ImportError:  # pragma: no cover - metrics commands not installed
@@ -98,6 +102,18 @@ def _run(settings: Settings, workers: int) -> int:
     uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=True,
                 forwarded_allow_ips=",".join(settings.trusted_proxies), log_level="info",
                 server_header=False)
+    return 0
+
+
+def _snippet(args: argparse.Namespace, settings: Settings) -> int:
+    from .assets import StaticAsset
+
+    base = args.base.rstrip("/")
+    if base and not base.startswith(("https://", "http://")):
+        raise SettingsError(f"--base {args.base}: expected an origin like https://consent.wgp.kz")
+    asset = StaticAsset(settings.static_dir / "banner" / "banner.js", "text/javascript")
+    print(f'<script src="{base}{settings.prefix}/banner.js?v={asset.version}" integrity="{asset.integrity}" '
+          f'crossorigin="anonymous" defer></script>')
     return 0
 
 

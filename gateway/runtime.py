@@ -24,6 +24,7 @@ from .locales import build_configs
 from .metrics import Metrics
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
+from .timing import LatencyMiddleware
 from .store import ConsentStore, StoreError, open_store
 from .vendors import Catalogue
 from .visitor import VisitorReader
@@ -77,12 +78,15 @@ class Gateway:
 
     def consent_app(self, extra_routes: list | None = None) -> Starlette:
         """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
+        routes = [*self.api.routes(), *(extra_routes or [])]
         return Starlette(
-            routes=[Mount(self.settings.prefix, routes=[*self.api.routes(), *(extra_routes or [])])],
+            routes=[Mount(self.settings.prefix, routes=routes)],
             exception_handlers={GatewayError: gateway_error_handler, StoreError: store_error_handler},
             middleware=[Middleware(CORSMiddleware, allow_origins=list(self.settings.origins), allow_credentials=True,
                                    allow_methods=["GET", "PUT", "DELETE", "POST"], allow_headers=["Content-Type"],
-                                   max_age=600)],
+                                   max_age=600),
+                        Middleware(LatencyMiddleware, histogram=self.metrics.latency, prefix=self.settings.prefix,
+                                   paths=[getattr(r, "path", "") for r in routes])],
         )
 
     def head_html(self, decision: Decision, nonce: str | None) -> str:

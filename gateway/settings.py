@@ -177,15 +177,17 @@ def load_settings(
     kwargs["config_dir"] = path.parent
     kwargs.update(fixed)
     settings = Settings(**kwargs)
-    validate(settings, str(path))
+    sources = {name: where.removesuffix(f" {name}") for name, (_, where) in values.items()}
+    validate(settings, str(path), sources)
     return settings
 
 
-def validate(s: Settings, source: str = "settings") -> None:
-    """Check cross-field rules; raise SettingsError with one clear line."""
+def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] | None = None) -> None:
+    """Check cross-field rules; raise SettingsError with one clear line naming where the value came from."""
 
     def bad(key: str, problem: str) -> SettingsError:
-        return SettingsError(f"{source}: {key}: {problem}")
+        where = (sources or {}).get(key, source)
+        return SettingsError(f"{where}: {key}: {problem}")
 
     for origin in s.origins:
         parts = urlsplit(origin)

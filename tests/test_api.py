@@ -341,3 +341,13 @@ async def test_concurrent_puts_are_durable_when_answered_and_share_commits(
     con.close()
     assert seen == [True] * 100
     assert store.commits - commits_before < 100
+
+
+async def test_route_latency_is_measured_with_bounded_labels(client: httpx.AsyncClient) -> None:
+    await client.get("/_consent/state")
+    await client.get("/_consent/no-such-route-1")
+    await client.get("/_consent/no-such-route-2")
+    text = client.app.gateway.metrics.render().decode()
+    assert 'consent_request_seconds_count{route="/state"} 1.0' in text
+    assert 'consent_request_seconds_count{route="other"} 2.0' in text
+    assert "no-such-route" not in text

@@ -1,0 +1,77 @@
+"""The command line: readable one-line errors, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.cli import main
+from gateway.signing import CookieSigner
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str,
+        env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    for name in ("GATEWAY_SECRET_KEYS", "GATEWAY_SECRET_KEYS_FILE", "GATEWAY_PORT", "GATEWAY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_keygen_prints_a_usable_key(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(capsys, monkeypatch, "keygen")
+    key = out.strip()
+    assert code == 0 and len(key) >= 43
+    assert run(capsys, monkeypatch, "keygen")[1].strip() != key
+    CookieSigner((key,), 60)  # accepted as a signing key
+
+
+def test_serve_refuses_to_start_without_keys(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run(capsys, monkeypatch, "serve")
+    assert code == 2
+    assert err.strip() == ("consent-gateway: error: no signing key: set GATEWAY_SECRET_KEYS (or "
+                           "GATEWAY_SECRET_KEYS_FILE); make one with `consent-gateway keygen`")
+
+
+BAD = [
+    (("serve", "--port", "70000"), {}, "--port: port: must be between 1 and 65535 (got 70000)"),
+    (("serve", "--set", "cookie_samesite=maybe"), {}, "--cookie-samesite: cookie_samesite: must be one of"),
+    (("serve", "--set", "colour=blue"), {}, "--set colour: unknown setting"),
+    (("serve", "--set", "novalue"), {}, "--set novalue: expected NAME=VALUE"),
+    (("serve", "--upstream", "origin.local"), {}, "upstream: 'origin.local' is not an http(s) URL"),
+    (("serve", "--config", "/nonexistent.toml"), {}, "/nonexistent.toml: file not found"),
+    (("serve",), {"GATEWAY_SECRET_KEYS": "short"}, "at least 32 characters"),
+    (("snippet", "--base", "consent.wgp.kz"), {}, "expected an origin"),
+]
+
+
+@pytest.mark.parametrize(("argv", "env", "message"), BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_input_is_one_readable_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                        argv: tuple[str, ...], env: dict[str, str], message: str) -> None:
+    code, _, err = run(capsys, monkeypatch, *argv, env=env)
+    assert code == 2
+    assert err.startswith("consent-gateway: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_snippet_carries_integrity_of_the_served_file(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import hashlib
+    from pathlib import Path
+
+    code, out, _ = run(capsys, monkeypatch, "snippet", "--base", "https://consent.wgp.kz")
+    body = (Path(__file__).resolve().parents[1] / "static" / "banner" / "banner.js").read_bytes()
+    digest = base64.b64encode(hashlib.sha384(body).digest()).decode()
+    assert code == 0
+    assert out.startswith('<script src="https://consent.wgp.kz/_consent/banner.js?v=')
+    assert f'integrity="sha384-{digest}"' in out and 'crossorigin="anonymous"' in out
+
+
+def test_module_entry_point_matches_console_script() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gateway", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("consent-gateway ")
