@@ -261,7 +261,7 @@
     if (prevFocus && prevFocus.focus && d.contains(prevFocus) && prevFocus != d.body) prevFocus.focus({ preventScroll: true });
     prevFocus = null;
   }
-  function show() { return ready.then(function () { open(2); }); }
+  function show() { return ready.then(function () { return cssReady; }).then(function () { open(2); }); }
 
   d.addEventListener("click", function (e) {
     var el = e.target.closest && e.target.closest("[data-consent-open], [data-consent-load]");

@@ -448,7 +448,7 @@ CONTRAST_JS = """root => {
   const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
     if (c.length < 4 || c[3] > 0) return c } return [255, 255, 255] };
   const out = [];
-  for (const el of root.querySelectorAll('h2, p, a, label, li, span, button')) {
+  for (const el of root.querySelectorAll('h2, p, a, label, li, span, summary, button')) {
     if (!el.offsetParent || !el.textContent.trim()) continue;
     const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(bg(el))].sort((x, y) => y - x);
     out.push([el.tagName + ' ' + el.textContent.trim().slice(0, 20), (a + 0.05) / (b + 0.05)]);
@@ -465,3 +465,4 @@ def test_banner_text_meets_wcag_aa_contrast(page: Any) -> None:
         assert low == [], f"{layer} layer"
         if layer == "first":
             page.click(CUSTOMIZE)
+            page.locator(f"{BANNER} details").evaluate_all("ds => ds.forEach(d => { d.open = true })")
