@@ -643,8 +643,8 @@ class HtmlFilter:
         out.append(text.encode(self._charset(), "xmlcharrefreplace"))
 
     def _placeholder_html(self, category: str, url: str) -> bytes:
-        vendor = self._catalogue.vendor_for_url(url)
         parts = split_url(url)
+        vendor = self._catalogue.vendor_for_url(url) if parts else None
         label = vendor.name if vendor else parts[0] if parts else url
         return _placeholder_markup(self._plan.placeholder, label, category, self._charset())
 
@@ -652,6 +652,48 @@ class HtmlFilter:
 
 
 _Handler = Callable[[HtmlFilter, bytes, memoryview, int, _Out, bool], int]
+
+
+@functools.lru_cache(maxsize=256)
+def _placeholder_markup(template: str, label: str, category: str, charset: str) -> bytes:
+    """Placeholder after a blocked iframe; the template's last sentence is the button label."""
+    text = template.replace("{vendor}", label).replace("{category}", category)
+    message, dot, button = text.rpartition(". ")
+    if not dot:
+        message, button = text, "Load"
+    else:
+        message += "."
+    markup = (
+        f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}">'
+        f"<p>{html.escape(message)}</p>"
+        f'<button type="button" data-consent-load>{html.escape(button)}</button></div>'
+    )
+    return markup.encode(charset, "xmlcharrefreplace")
+
+
+def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:
+    """Handler for states that end at a fixed token and hold nothing to rewrite (comments, CDATA)."""
+
+    def handler(self: HtmlFilter, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
+        m = pattern.search(buf, pos)
+        if m is None:
+            cut = len(buf) if final else max(pos, len(buf) - keep)
+            out.append(mv[pos:cut])
+            return cut
+        out.append(mv[pos : m.end()])
+        self._state = DATA
+        return m.end()
+
+    return handler
+
+
+_ABSOLUTE = re.compile(rb"//|[:\\&]|/[\t\n\r]")
+
+
+def _may_load_third_party(tag: bytes) -> bool:
+    """False when every URL in the tag is relative: no "//", no scheme, nothing escaped or disguised.
+    Most tags on a page are first-party images and links; this keeps them off the slow path."""
+    return _ABSOLUTE.search(tag) is not None
 
 
 @functools.lru_cache(maxsize=256)
