@@ -13,19 +13,19 @@ class Decision:
     blocked: frozenset[str]        # categories whose trackers must not load
     show_banner: bool              # inject the banner script
     decided: bool                  # an explicit, current choice (the CSP admits only what it granted)
-    consent_mode: dict[str, str]   # Google Consent Mode v2 defaults, all seven keys
+    consent_mode: tuple[tuple[str, str], ...]   # Google Consent Mode v2 defaults, all seven keys
 
 
-def consent_mode(state: ConsentState) -> dict[str, str]:
+def consent_mode(state: ConsentState) -> tuple[tuple[str, str], ...]:
     def g(category: str) -> str:
         return "granted" if state.allows(category) else "denied"
 
-    return {
-        "ad_storage": g("marketing"), "ad_user_data": g("marketing"), "ad_personalization": g("marketing"),
-        "analytics_storage": g("analytics"),
-        "functionality_storage": g("preferences"), "personalization_storage": g("preferences"),
-        "security_storage": "granted",
-    }
+    return (
+        ("ad_storage", g("marketing")), ("ad_user_data", g("marketing")), ("ad_personalization", g("marketing")),
+        ("analytics_storage", g("analytics")),
+        ("functionality_storage", g("preferences")), ("personalization_storage", g("preferences")),
+        ("security_storage", "granted"),
+    )
 
 
 def decide(state: ConsentState, is_bot: bool, categories: tuple[str, ...] = CATEGORIES) -> Decision:

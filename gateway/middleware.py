@@ -1,19 +1,25 @@
 """ConsentMiddleware: pure ASGI server-side blocking for a Starlette/FastAPI app or the reverse proxy.
 
-Per request: read the signed cookie, decide, publish the consent at scope["gateway.consent"] (and
+Per request: read the signed cookie, publish the consent at scope["gateway.consent"] (and
 request.state.consent), then on the way out drop non-consented Set-Cookie headers, add the per-visitor
 CSP, and stream HTML bodies through the HTML filter chunk by chunk. Paths under the prefix go to the
 consent API. The lifespan opens and closes the consent store.
+
+Hot path: a non-HTML response without cookies costs one cookie lookup (verified values are cached by the
+signer) and a header scan. A page that arrives in one body message is rewritten once per distinct
+(body, plan) pair and served from a small cache after that, since the rewrite is a pure function of both.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections import OrderedDict
+from functools import lru_cache
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .consent import ConsentState
 from .decision import Decision, decide
 from .html_filter import FilterPlan, HtmlFilter
 from .locales import negotiate
@@ -23,6 +29,8 @@ from .useragent import classify
 
 SCOPE_KEY = "gateway.consent"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+CACHE_ENTRIES = 128
+CACHE_MAX_BODY = 128 * 1024
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
 
 
@@ -40,6 +48,9 @@ class ConsentMiddleware:
         self.settings = gateway.settings
         self.prefix = gateway.settings.prefix
         self.api = gateway.consent_app() if serve_api else None
+        self.first_party = gateway.settings.first_party_hosts
+        self.cache = _RewriteCache(CACHE_ENTRIES)
+        self._decide = lru_cache(maxsize=64)(self._decide_uncached)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -52,13 +63,22 @@ class ConsentMiddleware:
         if self.api is not None and (path == self.prefix or path.startswith(self.prefix + "/")):
             await self.api(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        state = self.gateway.reader.read(headers.get("cookie"), headers.get("sec-gpc"))
+        cookie = gpc = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
+            elif name == b"sec-gpc":
+                gpc = value.decode("latin-1")
+        state = self.gateway.reader.read(cookie, gpc)
         scope[SCOPE_KEY] = state
         scope.setdefault("state", {})["consent"] = state
-        decision = decide(state, classify(headers.get("user-agent", "")).is_bot, self.settings.categories)
-        responder = _Responder(self, scope, decision, headers)
-        await self.app(scope, receive, responder.send_with(send))
+        await self.app(scope, receive, _Responder(self, scope, state).send_with(send))
+
+    def decision(self, state: ConsentState, user_agent: str) -> Decision:
+        return self._decide(state.granted, state.decided, classify(user_agent).is_bot)
+
+    def _decide_uncached(self, granted: frozenset[str], decided: bool, is_bot: bool) -> Decision:
+        return decide(ConsentState(decided=decided, granted=granted), is_bot, self.settings.categories)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -72,14 +92,46 @@ class ConsentMiddleware:
         return wrapped
 
 
+class _RewriteCache:
+    """LRU of rewritten single-message pages, keyed by the body and the plan that rewrote it.
+
+    The key holds the body's built-in hash; a hit is confirmed by comparing the stored body, so a hash
+    collision can only cost a miss, never serve another page.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[object, ...], tuple[bytes, bytes]] = OrderedDict()
+
+    def rewrite(self, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
+        if len(body) > CACHE_MAX_BODY:
+            return _rewrite(body, plan, encoding)
+        key = (hash(body), plan, encoding)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] == body:
+            self.entries.move_to_end(key)
+            return hit[1]
+        out = _rewrite(body, plan, encoding)
+        self.entries[key] = (body, out)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return out
+
+
+def _rewrite(body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
+    f = HtmlFilter(plan, encoding=encoding)
+    return f.feed(body) + f.close()
+
+
 class _Responder:
     """Per-request response rewriting; the middleware instance itself keeps no request state."""
 
-    def __init__(self, mw: ConsentMiddleware, scope: Scope, decision: Decision, headers: Headers) -> None:
+    def __init__(self, mw: ConsentMiddleware, scope: Scope, state: ConsentState) -> None:
         self.mw = mw
         self.scope = scope
-        self.decision = decision
-        self.request_headers = headers
+        self.state = state
+        self.plan: FilterPlan | None = None
+        self.encoding: str | None = None
         self.filter: HtmlFilter | None = None
 
     def send_with(self, send: Send) -> Send:
@@ -87,9 +139,16 @@ class _Responder:
             if message["type"] == "http.response.start":
                 self._start(message)
                 await send(message)
-            elif message["type"] == "http.response.body" and self.filter is not None:
-                out = self.filter.feed(message.get("body", b""))
+            elif message["type"] == "http.response.body" and self.plan is not None:
+                body = message.get("body", b"")
                 more = message.get("more_body", False)
+                if self.filter is None and not more:  # the whole page in one message
+                    self.plan, plan = None, self.plan
+                    await send({"type": "http.response.body", "body": self.mw.cache.rewrite(body, plan, self.encoding)})
+                    return
+                if self.filter is None:
+                    self.filter = HtmlFilter(self.plan, encoding=self.encoding)
+                out = self.filter.feed(body)
                 if not more:
                     out += self.filter.close()
                 if out or not more:
@@ -100,41 +159,47 @@ class _Responder:
         return wrapped
 
     def _start(self, message: Message) -> None:
+        raw = message.get("headers") or []
+        ctype = b""
+        has_cookies = False
+        for name, value in raw:
+            if name == b"content-type":
+                ctype = value
+            elif name == b"set-cookie":
+                has_cookies = True
+        is_html = ctype.split(b";")[0].strip().lower().decode("latin-1") in HTML_TYPES
+        if not is_html and not has_cookies:
+            return
         headers = MutableHeaders(scope=message)
-        gw = self.mw.gateway
-        blocked = self.decision.blocked
-        self._filter_cookies(headers, blocked)
-        ctype = headers.get("content-type", "")
-        is_html = ctype.split(";")[0].strip().lower() in HTML_TYPES
-        status = message["status"]
+        request = MutableHeaders(scope=self.scope)
+        decision = self.mw.decision(self.state, request.get("user-agent", ""))
+        if has_cookies:
+            self._filter_cookies(headers, decision.blocked)
         if not is_html:
             return
+        gw = self.mw.gateway
         origin_csp = headers.get("content-security-policy", "")
         if gw.csp.enabled:
-            headers.append(gw.csp.header, gw.csp.policy(blocked, self.decision.decided))
-        if "content-encoding" in headers or self.scope["method"] == "HEAD" or status in (204, 206, 304):
+            headers.append(gw.csp.header, gw.csp.policy(decision.blocked, decision.decided))
+        if "content-encoding" in headers or self.scope["method"] == "HEAD" or message["status"] in (204, 206, 304):
             return
         nonce = _NONCE.search(origin_csp)
-        lang = negotiate(None, self.request_headers.get("accept-language"), gw.settings.languages,
-                         gw.settings.default_language)
-        plan = FilterPlan(
-            blocked=blocked, catalogue=gw.catalogue, first_party=self._first_party(),
-            head_html=gw.head_html(self.decision, nonce.group(1) if nonce else None),
-            placeholder=_placeholder(gw, lang),
+        lang = negotiate(None, request.get("accept-language"), gw.settings.languages, gw.settings.default_language)
+        host = request.get("host", "").rsplit(":", 1)[0].lower()
+        self.plan = FilterPlan(
+            blocked=decision.blocked, catalogue=gw.catalogue, first_party=_first_party(self.mw.first_party, host),
+            head_html=gw.head_html(decision, nonce.group(1) if nonce else None),
+            placeholder=gw.placeholder(lang),
         )
-        self.filter = HtmlFilter(plan, encoding=_charset(ctype))
+        self.encoding = _charset(ctype.decode("latin-1"))
         del headers["content-length"]
         _make_private(headers)
         headers.add_vary_header("Cookie")
 
-    def _first_party(self) -> frozenset[str]:
-        host = self.request_headers.get("host", "").rsplit(":", 1)[0].lower()
-        return self.mw.settings.first_party_hosts | {host}
-
     def _filter_cookies(self, headers: MutableHeaders, blocked: frozenset[str]) -> None:
         """Drop Set-Cookie headers whose cookie belongs to a category the visitor has not granted."""
         cookies = headers.getlist("set-cookie")
-        if not cookies or not blocked:
+        if not blocked:
             return
         catalogue = self.mw.gateway.catalogue
         keep = [c for c in cookies if catalogue.category_for_cookie(c.split("=", 1)[0].strip()) not in blocked]
@@ -142,6 +207,11 @@ class _Responder:
             del headers["set-cookie"]
             for c in keep:
                 headers.append("set-cookie", c)
+
+
+@lru_cache(maxsize=256)
+def _first_party(site_hosts: frozenset[str], host: str) -> frozenset[str]:
+    return site_hosts | {host}
 
 
 def _charset(content_type: str) -> str | None:
@@ -163,8 +233,3 @@ def _make_private(headers: MutableHeaders) -> None:
     if not any(p.lower() in ("private", "no-store") for p in parts):
         parts.insert(0, "private")
     headers["cache-control"] = ", ".join(parts)
-
-
-def _placeholder(gw: Any, lang: str) -> str:
-    cfg = gw.configs[lang]
-    return cfg.texts["placeholder"] + " " + cfg.texts["load"]

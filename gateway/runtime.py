@@ -6,6 +6,7 @@ the consent API identically. The store is opened and closed by the ASGI lifespan
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -89,10 +90,16 @@ class Gateway:
                                    paths=[getattr(r, "path", "") for r in routes])],
         )
 
+    def placeholder(self, lang: str) -> str:
+        """Iframe placeholder text; its last sentence is the button label."""
+        texts = self.configs[lang].texts
+        return f"{texts['placeholder']} {texts['load']}"
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one Gateway per app; few distinct decisions and nonces
     def head_html(self, decision: Decision, nonce: str | None) -> str:
         """What goes before </head>: Consent Mode defaults from the verified cookie, then the banner."""
         attr = f' nonce="{nonce}"' if nonce else ""
-        mode = json.dumps(decision.consent_mode, separators=(",", ":"))
+        mode = json.dumps(dict(decision.consent_mode), separators=(",", ":"))
         html = (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
                 f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
         if decision.show_banner:

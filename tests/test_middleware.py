@@ -182,3 +182,21 @@ async def test_report_only_mode(settings: Settings) -> None:
 def test_middleware_without_settings_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="settings"):
         ConsentMiddleware(Starlette())
+
+
+async def test_rewrite_cache_never_serves_one_visitors_page_to_another(
+        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    blocked = (await client.get("/")).text
+    client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
+    allowed = (await client.get("/")).text
+    client.cookies.clear()
+    again = (await client.get("/")).text
+    assert GA in allowed and GA not in blocked and again == blocked
+
+
+async def test_rewrite_cache_output_equals_streamed_output(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    whole = (await client.get("/")).text
+    streamed = (await client.get("/stream")).text
+    assert whole == streamed
