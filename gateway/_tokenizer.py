@@ -112,6 +112,21 @@ SKIP_BEFORE = re.compile(
     + rb")*+"
 )
 
+# Inside <svg>/<math> every start tag goes to Python, which watches for the HTML tags that end foreign
+# content ("breakout" tags such as <p> or <div>); inline SVG is small, so the slower path costs little.
+SKIP_FOREIGN = _skip(
+    rb"</(?!" + _names((b"svg", b"math")) + rb"[\t\n\f\r />])" + _NAME + _ATTRS + rb">",
+    _LT_TEXT,
+    _COMMENT,
+    _DECL,
+    _PI,
+    _BOGUS_END,
+)
+BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img li listing "
+    b"menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var".split()
+)
+
 # Script data: "<!--" enters the escaped state, where "<script" enters the double-escaped state, in which
 # "</script" is not the end; "-->" leaves both.
 SCRIPT_DATA = re.compile(rb"<!--|</(?i:script)[\t\n\f\r />]")

@@ -25,7 +25,9 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
   crawlers and browsers without JavaScript.
 - Text in ``<textarea>``/``<title>`` (RCDATA), ``<style>``/``<xmp>``/``<iframe>``/``<noembed>``/``<noframes>``
   (RAWTEXT), comments and ``<plaintext>`` is never taken for tags. ``<![CDATA[`` is a section only inside
-  ``<svg>``/``<math>`` (tracked by nesting; the "breakout" tags that leave foreign content are not modelled).
+  ``<svg>``/``<math>``. Inside them ``<style>``/``<title>``/``<script>`` do not switch the tokenizer (as in
+  browsers) and an HTML "breakout" tag (``<p>``, ``<div>`` ...) ends foreign content. HTML integration
+  points (``<foreignObject>``) and SVG ``<script href>`` are not modelled; the CSP covers them.
 - A tag longer than ``max_carry`` (64 KB by default; in practice a huge ``data:`` URL) is decided on its
   first ``max_carry`` bytes, including the beginning of the attribute in progress, which is where a URL's
   scheme and host are; the rest of the tag then streams unread while the tokenizer keeps track of quotes
@@ -141,6 +143,13 @@ def _codec(label: str) -> str | None:
         return None
 
 
+def _breaks_out(name: bytes, tag: bytes) -> bool:
+    """HTML start tags that end foreign content; <font> only with color, face or size."""
+    if name == b"font":
+        return any(a.lname in (b"color", b"face", b"size") for a in tk.parse_attrs(tag, 5))
+    return name in tk.BREAKOUT
+
+
 def _executable(script_type: str) -> bool:
     """JavaScript or module; parameters ("text/javascript; charset=utf-8") are ignored to fail closed."""
     return script_type.split(";", 1)[0].strip().lower() in _JS_TYPES
@@ -226,7 +235,7 @@ class HtmlFilter:
     def _data(self, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
         n = len(buf)
         while True:
-            skip = tk.SKIP_AFTER if self._injected else tk.SKIP_BEFORE
+            skip = tk.SKIP_BEFORE if not self._injected else tk.SKIP_FOREIGN if self._foreign else tk.SKIP_AFTER
             end = skip.match(buf, pos).end()  # type: ignore[union-attr]
             if end > pos:
                 out.append(mv[pos:end])
@@ -293,6 +302,8 @@ class HtmlFilter:
         tag = m.group()
         name = m.group(1).lower()
         name_end = m.end(1) - m.start()
+        if self._foreign and _breaks_out(name, tag):
+            self._foreign = 0  # an HTML tag closes every open <svg>/<math>
         if not self._injected:
             if name == b"meta":
                 self._sniff_meta_nonce(tag)

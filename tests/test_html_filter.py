@@ -331,6 +331,18 @@ def test_cdata_outside_foreign_content_is_a_bogus_comment() -> None:
     assert filt(page) == f'<![CDATA[ x ]]><img data-consent-category="marketing" data-consent-src="{TRACKER}/x.gif">'
 
 
+def test_foreign_content_ends_at_a_breakout_tag() -> None:
+    # An unclosed <svg> must not leave the rest of the page in foreign content: the <p> closes it, so
+    # the script after it is script data again and its GTM snippet is recognised.
+    page = "<svg><path d='M0 0'><p>text</p><script>(function(){w.push({'gtm.start':1})})()</script>"
+    assert filt(page) == page.replace("<script>", '<script type="text/plain" data-consent-category="analytics">')
+
+
+def test_style_inside_svg_is_not_raw_text() -> None:
+    page = f'<svg><style><image href="{TRACKER}/x.gif"/></style></svg><style><img src="{TRACKER}/y.gif"></style>'
+    assert filt(page) == page.replace("<image href", '<image data-consent-category="marketing" data-consent-href')
+
+
 def test_noscript_pixels_lose_their_src_but_noscript_text_cannot_hide_a_tag() -> None:
     page = (
         f'<noscript><img height="1" src="{TRACKER}/px.gif"/><script></noscript>'
