@@ -2,8 +2,10 @@
 the full gateway stack (compression -> consent -> proxy) and nginx ``proxy_pass`` when installed.
 
 Every server is its own process on 127.0.0.1; load comes from ``wrk`` (or an aiohttp client loop when wrk is
-missing) with 32 connections for a fixed time after a warm-up. Each target is measured twice, in interleaved
-rounds, and the better run kept, since the machine is small and noisy. Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5]``.
+missing) with 32 connections for a fixed time after a warm-up. Targets are measured in interleaved rounds and
+the best run kept. On a small shared machine req/s swings with whatever else runs, so the serving process's
+CPU time per request is printed too: it is the steadier figure for comparing ours with the peer.
+Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5] [--rounds 2]``.
 """
 
 from __future__ import annotations
