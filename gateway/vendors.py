@@ -48,7 +48,9 @@ def split_url(url: str) -> tuple[str, str] | None:
     Normalises the way browsers do before fetching (stray whitespace, tabs, backslashes, userinfo,
     port, trailing dot, percent-escapes in the host) so a disguised URL is not taken for first-party.
     """
-    url = _URL_JUNK.sub("", url).strip(" \f\v\x00").replace("\\", "/")
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = _URL_JUNK.sub("", url)
+    url = url.strip(" \f\v\x00").replace("\\", "/")
     if url.startswith("//"):
         rest = url[2:]
     else:
@@ -133,6 +135,8 @@ class Catalogue:
             where = "gateway.toml"
             for vid, table in _tables(extra.get("vendors", {}), f"{where}: [vendors]").items():
                 vendors[vid] = _override(vendors.get(vid), vid, table, where)
+                if "hosts" in table:
+                    _release_hosts(vendors, vendors[vid])
             allow += _allow_hosts(extra.get("allow", {}), f"{where}: [allow]")
         return cls(vendors.values(), allow)
 
@@ -304,6 +308,14 @@ def _build_vendor(vid: str, table: Mapping[str, Any], where: str) -> Vendor:
         raise ValueError(f"{where}: vendor {vid!r}: missing field {missing[0]!r}")
     lists = {name: values.get(name, ()) for name in _LISTS}
     return Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists)
+
+
+def _release_hosts(vendors: dict[str, Vendor], owner: Vendor) -> None:
+    """A site's vendor takes its hosts away from shipped vendors (a site may reassign, say, its chat host)."""
+    claimed = set(owner.hosts)
+    for vid, vendor in vendors.items():
+        if vendor is not owner and claimed.intersection(vendor.hosts):
+            vendors[vid] = replace(vendor, hosts=tuple(h for h in vendor.hosts if h not in claimed))
 
 
 def _override(base: Vendor | None, vid: str, table: Mapping[str, Any], where: str) -> Vendor:

@@ -250,6 +250,13 @@ def test_site_overrides_add_vendors_and_allow_hosts(tmp_path: Path) -> None:
     assert catalogue.category_for_url("https://cdn.example/a.js", SITE) is None
 
 
+def test_site_vendor_takes_over_a_shipped_host(tmp_path: Path) -> None:
+    own = {"name": "Our stats", "category": "analytics", "purpose": "Counts.", "policy_url": "https://wgp.kz/p",
+           "hosts": ["stats.example"]}
+    catalogue = Catalogue.load(write(tmp_path, GOOD), {"vendors": {"ours": own}})
+    assert catalogue.vendor_for_host("stats.example").id == "ours"  # type: ignore[union-attr]
+
+
 def test_allow_list_wins_over_a_vendor_host(tmp_path: Path) -> None:
     catalogue = Catalogue.load(write(tmp_path, GOOD), {"allow": {"hosts": ["stats.example"]}})
     assert catalogue.category_for_url("https://stats.example/s.js", SITE) is None
