@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def load_locale(path: Path, categories: Iterable[str]) -> dict[str, object]:
 
 
 def build_configs(
-    locales_dir: Path,
+    locale_file: Callable[[str], Path],
     languages: Iterable[str],
     categories: tuple[str, ...],
     vendors: Mapping[str, list[dict[str, str]]],
@@ -55,7 +55,7 @@ def build_configs(
     langs = list(languages)
     out: dict[str, BannerConfig] = {}
     for lang in langs:
-        data = load_locale(locales_dir / f"{lang}.toml", categories)
+        data = load_locale(locale_file(lang), categories)
         texts = {k: data["texts"][k] for k in TEXT_KEYS}  # type: ignore[index]
         cats = [
             {"id": c, "required": c == "necessary", **data["categories"][c], "vendors": vendors.get(c, [])}  # type: ignore[index]

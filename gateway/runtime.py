@@ -42,7 +42,7 @@ class Gateway:
         self.signer = CookieSigner(settings.secret_keys, settings.validity_seconds)
         self.reader = VisitorReader(settings, self.signer, self.metrics)
         try:
-            self.catalogue = Catalogue.load(settings.config_dir / "vendors.toml", settings.vendor_overrides)
+            self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         vendors: dict[str, list[dict[str, str]]] = {}
@@ -50,7 +50,8 @@ class Gateway:
             vendors.setdefault(v.category, []).append(
                 {"name": v.name, "purpose": v.purpose, "policy_url": v.policy_url})
         try:
-            self.configs = build_configs(settings.config_dir / "locales", settings.languages, settings.categories,
+            self.configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
+                                         settings.languages, settings.categories,
                                          vendors, settings.policy_url, settings.policy_version)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None

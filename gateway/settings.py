@@ -67,6 +67,11 @@ class Settings:
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'consent.sqlite3'}"
 
+    def config_file(self, name: str) -> Path:
+        """A file from the site's config folder, else the shipped one (vendors.toml, locales/ru.toml)."""
+        own = self.config_dir / name
+        return own if own.exists() else ROOT / "config" / name
+
     @property
     def first_party_hosts(self) -> frozenset[str]:
         return frozenset(urlsplit(o).hostname or "" for o in self.origins) - {""}
@@ -203,7 +208,7 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
     if not s.languages or s.default_language not in s.languages:
         raise bad("default_language", f"{s.default_language!r} is not one of languages {list(s.languages)}")
     for lang in s.languages:
-        if not (s.config_dir / "locales" / f"{lang}.toml").is_file():
+        if not s.config_file(f"locales/{lang}.toml").is_file():
             raise bad("languages", f"no locale file locales/{lang}.toml for {lang!r}")
     if not 1 <= s.validity_days <= 395:
         raise bad("validity_days", f"must be between 1 and 395 days (got {s.validity_days})")
