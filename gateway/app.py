@@ -34,8 +34,10 @@ def create_app(settings: Settings, store: ConsentStore | None = None) -> ASGIApp
     gateway = Gateway(settings, store)
     gpc = Route("/.well-known/gpc.json", _gpc_json(settings))
     site: ASGIApp
+    proxy = None
     if settings.upstream:
-        site = _WellKnown(gpc, ReverseProxy(settings.upstream, trusted_proxies=settings.trusted_proxies))
+        proxy = ReverseProxy(settings.upstream, trusted_proxies=settings.trusted_proxies)
+        site = _WellKnown(gpc, proxy)
     else:
         site = Starlette(routes=[gpc, *_site_routes(settings)])
     consent = ConsentMiddleware(site, gateway=gateway, serve_api=False)
@@ -43,6 +45,7 @@ def create_app(settings: Settings, store: ConsentStore | None = None) -> ASGIApp
                                                    metrics=gateway.metrics, timezone=settings.timezone))
     app = CompressionMiddleware(consent)
     app.gateway = gateway  # type: ignore[attr-defined]
+    app.proxy = proxy  # type: ignore[attr-defined]
     return app
 
 

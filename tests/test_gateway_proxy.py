@@ -1,0 +1,134 @@
+"""The whole serve stack (compression -> consent -> proxy) in front of a real local upstream."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import socket
+from collections.abc import AsyncIterator
+
+import brotli
+import httpx
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.settings import Settings
+
+from .conftest import BROWSER_UA
+
+TRACKED = ("<!doctype html><html lang=ru><head><meta charset=utf-8><title>Тест</title>"
+           "<script async src=https://www.googletagmanager.com/gtm.js?id=GTM-X></script>"
+           "<script src=https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js></script>"
+           "</head><body><h1>Инжиниринг в Атырау</h1>"
+           "<img src=https://mc.yandex.ru/watch/1 alt=''>"
+           + "<p>Проектирование и надзор.</p>" * 300 + "</body></html>")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[str]:
+    async def page(request: web.Request) -> web.Response:
+        enc = request.query.get("enc", "identity")
+        charset = request.query.get("cs", "utf-8")
+        body = TRACKED.replace("charset=utf-8", f"charset={charset}").encode(charset)
+        headers = {"Content-Type": f"text/html; charset={charset}", "Cache-Control": "public, max-age=300"}
+        if enc == "gzip":
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+        elif enc == "br":
+            body, headers["Content-Encoding"] = brotli.compress(body), "br"
+        response = web.Response(body=body, headers=headers)
+        response.set_cookie("_ga", "GA1.1.99")
+        response.set_cookie("_fbp", "fb.1.1")
+        response.set_cookie("sessionid", "s1")
+        return response
+
+    async def gpc(request: web.Request) -> web.Response:
+        return web.json_response({"from": "upstream"})
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://127.0.0.1:{port}/landing")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_get("/.well-known/gpc.json", gpc)
+    app.router.add_get("/go", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def gateway(upstream: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(dataclasses.replace(settings, upstream=upstream))
+    await app.gateway.startup()
+    proxy = app.proxy
+    await proxy.startup()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://wgp.kz",
+                               headers={"user-agent": BROWSER_UA})
+    yield client
+    await client.aclose()
+    await proxy.aclose()
+    await app.gateway.shutdown()
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "br"])
+async def test_compressed_upstream_page_is_decoded_rewritten_and_recompressed(
+        gateway: httpx.AsyncClient, encoding: str) -> None:
+    r = await gateway.get(f"/?enc={encoding}", headers={"accept-encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers.get("content-encoding") == "gzip"
+    html = r.text
+    assert "Инжиниринг в Атырау" in html and html.count("<p>Проектирование и надзор.</p>") == 300
+    assert " src=https://www.googletagmanager.com" not in html and "data-consent-src" in html
+    assert " src=https://mc.yandex.ru" not in html
+    assert "<script src=https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js></script>" in html
+    assert "/_consent/banner.js" in html
+    assert r.headers["cache-control"].startswith("private")
+
+
+async def test_identity_for_clients_that_accept_no_encoding(gateway: httpx.AsyncClient) -> None:
+    r = await gateway.get("/?enc=br", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in r.headers
+    assert "content-length" not in r.headers or int(r.headers["content-length"]) == len(r.content)
+    assert "Инжиниринг" in r.text
+
+
+async def test_windows_1251_page_round_trips(gateway: httpx.AsyncClient) -> None:
+    r = await gateway.get("/?cs=windows-1251", headers={"accept-encoding": "identity"})
+    assert "windows-1251" in r.headers["content-type"]
+    text = r.content.decode("cp1251")
+    assert "Инжиниринг в Атырау" in text and "data-consent-src=https://www.googletagmanager.com" in text
+
+
+async def test_upstream_cookies_of_refused_categories_are_dropped(gateway: httpx.AsyncClient) -> None:
+    r = await gateway.get("/")
+    assert sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie")) == ["sessionid"]
+
+
+async def test_gateway_answers_its_own_routes_not_the_upstream(gateway: httpx.AsyncClient) -> None:
+    assert (await gateway.get("/.well-known/gpc.json")).json()["gpc"] is True
+    state = await gateway.get("/_consent/state")
+    assert state.status_code == 200 and state.json()["decided"] is False
+
+
+async def test_consent_given_through_the_proxy_unblocks_trackers(gateway: httpx.AsyncClient) -> None:
+    r = await gateway.put("/_consent/state", content=b'{"action":"accept_all"}',
+                          headers={"content-type": "application/json", "origin": "https://wgp.kz"})
+    assert r.status_code == 200
+    page = await gateway.get("/")
+    assert "<script async src=https://www.googletagmanager.com/gtm.js?id=GTM-X></script>" in page.text
+    assert sorted(c.split("=")[0] for c in page.headers.get_list("set-cookie")) == ["_fbp", "_ga", "sessionid"]
+
+
+async def test_upstream_redirect_is_mapped_back_to_the_public_origin(gateway: httpx.AsyncClient) -> None:
+    r = await gateway.get("/go")
+    assert r.status_code == 302 and r.headers["location"] == "https://wgp.kz/landing"
