@@ -186,6 +186,7 @@ class HtmlFilter:
         self._closed = False
         self._passthrough = self._injected and not self._blocked  # nothing to block, nothing to inject
         self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
+        self._placeholders: dict[tuple[str, str], bytes] = {}
 
     # -- public API -----------------------------------------------------------------------------------------
 
@@ -654,6 +655,15 @@ class HtmlFilter:
         out.append(text.encode(self._charset(), "xmlcharrefreplace"))
 
     def _placeholder_html(self, category: str, url: str) -> bytes:
+        key = (category, url)
+        markup = self._placeholders.get(key)
+        if markup is None:
+            if len(self._placeholders) >= _URL_CACHE_SIZE:
+                self._placeholders.clear()
+            markup = self._placeholders[key] = self._make_placeholder(category, url)
+        return markup
+
+    def _make_placeholder(self, category: str, url: str) -> bytes:
         parts = split_url(url)
         vendor = self._catalogue.vendor_for_url(url) if parts else None
         label = vendor.name if vendor else parts[0] if parts else url
@@ -738,15 +748,6 @@ def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:
         return m.end()
 
     return handler
-
-
-_ABSOLUTE_MARKERS = (b"//", b":", b"\\", b"&", b"/\t", b"/\n", b"/\r")
-
-
-def _may_load_third_party(tag: bytes) -> bool:
-    """False when every URL in the tag is relative: no "//", no scheme, nothing escaped or disguised.
-    Most tags on a page are first-party images and links; this keeps them off the slow path."""
-    return any(marker in tag for marker in _ABSOLUTE_MARKERS)
 
 
 def _css_match_url(m: re.Match[str] | re.Match[bytes]) -> Any:

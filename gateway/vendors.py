@@ -21,7 +21,8 @@ _REQUIRED = ("name", "category", "purpose", "policy_url")
 _LISTS = ("hosts", "paths", "signatures", "cookies")
 _KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS)
 
-_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+# scheme (optional), the slashes after it, authority, path and query (the fragment is dropped)
+_URL_PARTS = re.compile(r"(?:([a-zA-Z][a-zA-Z0-9+.\-]*):)?(/*)([^/?#]*)([^#]*)")
 _NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _URL_JUNK = re.compile(r"[\t\n\r]")
 _HOST_LABELS = re.compile(r"^[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*$")
@@ -51,19 +52,13 @@ def split_url(url: str) -> tuple[str, str] | None:
     if "\t" in url or "\n" in url or "\r" in url:
         url = _URL_JUNK.sub("", url)
     url = url.strip(" \f\v\x00").replace("\\", "/")
-    if url.startswith("//"):
-        rest = url[2:]
-    else:
-        m = _SCHEME.match(url)
-        if m is None or m.group(1).lower() not in _NETWORK_SCHEMES:
-            return None  # relative, data:, blob:, about:, javascript:, mailto: ...
-        rest = url[m.end() :].lstrip("/")
-    end = len(rest)
-    for sep in "/?#":
-        i = rest.find(sep)
-        if i != -1 and i < end:
-            end = i
-    authority, path = rest[:end], rest[end:]
+    m = _URL_PARTS.match(url)
+    scheme, slashes, authority, path = m.group(1, 2, 3, 4)  # type: ignore[union-attr]
+    if scheme is not None:
+        if scheme.lower() not in _NETWORK_SCHEMES:
+            return None  # data:, blob:, about:, javascript:, mailto: ...
+    elif len(slashes) < 2:
+        return None  # relative
     host = authority.rpartition("@")[2]
     if host.startswith("["):
         host = host[: host.find("]") + 1] if "]" in host else host
@@ -72,10 +67,7 @@ def split_url(url: str) -> tuple[str, str] | None:
     if "%" in host:
         host = unquote(host)
     host = host.lower().rstrip(".")
-    if not host:
-        return None
-    path = path.partition("#")[0]
-    return host, path or "/"
+    return (host, path or "/") if host else None
 
 
 def _suffixes(host: str) -> Iterator[str]:
