@@ -175,6 +175,12 @@ def test_inline_snippet_is_recognised(catalogue: Catalogue, text: str, vendor_id
     assert vendor_id in [v.id for v in catalogue.vendors_for_inline_bytes(text.encode())]
 
 
+def test_long_script_finds_the_same_vendors_in_order_of_appearance(catalogue: Catalogue) -> None:
+    filler = "var x = document.querySelector('.menu');\n" * 500
+    body = (filler + "fbq('init', '1');" + filler + "ym(1); mc.yandex.ru/metrika/tag.js" + filler + "fbq('init'").encode()
+    assert [v.id for v in catalogue.vendors_for_inline_bytes(body)] == ["meta-pixel", "yandex-metrika"]
+
+
 def test_ordinary_script_matches_no_vendor(catalogue: Catalogue) -> None:
     text = "function enzym(x) { return rhythm(x); } document.querySelector('.menu').classList.add('open');"
     assert catalogue.vendor_for_inline(text) is None
