@@ -105,6 +105,7 @@ def line_chart(chart_id: str, days: Sequence[str], series: Mapping[str, Sequence
     plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
     n = len(days)
     xs = [LEFT + (plot_w / 2 if n == 1 else i * plot_w / (n - 1)) for i in range(n)]
+    radius = 3 if n <= 90 else 1.5  # a year of dots at full size would hide the lines
     parts = [_svg_open(chart_id, height, title, "Rate per day, 0 to 100 percent."), *_y_axis(height, 100, "{}%")]
     parts += _x_labels(days, xs, height)
     for name, values in series.items():
@@ -118,7 +119,7 @@ def line_chart(chart_id: str, days: Sequence[str], series: Mapping[str, Sequence
             y = TOP + plot_h * (1 - value)
             runs[-1].append(f"{x:.1f},{y:.1f}")
             points.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}" data-series="{esc(name)}" '
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{color}" data-series="{esc(name)}" '
                 f'data-day="{esc(day)}" data-value="{fmt(float(value))}">'
                 f"<title>{esc(day)} {esc(LABELS.get(name, name))}: {percent(value)}</title></circle>"
             )
