@@ -40,7 +40,9 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
   ``<script nonce>`` seen before the injection point is copied onto each ``<script`` of ``head_html``
   that has none. A nonce that exists only in the response header is the caller's to put into head_html.
 - ``<base href>`` pointing at a third party and ``srcdoc`` iframes are not followed; the CSP covers them.
-- Only ASCII-compatible charsets are supported (utf-8, windows-1251, koi8-r, latin-1 ...).
+- Only ASCII-compatible charsets are supported (utf-8, windows-1251, koi8-r, latin-1 ...); a utf-16/32 page
+  (declared by the caller) passes through untouched and is left to the CSP. Inserted text that the page's
+  charset cannot encode becomes character references (fine in markup, not inside a head_html <script>).
 """
 
 from __future__ import annotations
@@ -184,7 +186,10 @@ class HtmlFilter:
         self._injected = not plan.head_html
         self._nonce: bytes | None = None
         self._closed = False
-        self._passthrough = self._injected and not self._blocked  # nothing to block, nothing to inject
+        # Nothing to block and nothing to inject; or a charset whose tags are not ASCII bytes (utf-16/32),
+        # which this byte tokenizer cannot read: passed through untouched rather than corrupted.
+        wide = bool(self._encoding) and self._encoding.startswith(("utf-16", "utf-32"))  # type: ignore[union-attr]
+        self._passthrough = (self._injected and not self._blocked) or wide
         self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
         self._placeholders: dict[tuple[str, str], bytes] = {}
 

@@ -473,6 +473,11 @@ def test_windows_1251_page_round_trip(encoding: str | None) -> None:
     assert "data-consent-load>Ж&#1199;ктеу</button>" in text  # "ү" is not in windows-1251
 
 
+def test_utf16_page_passes_through_untouched() -> None:
+    page = f'<img src="{TRACKER}/x.gif">'.encode("utf-16")
+    assert run(page, plan(head_html=BANNER), encoding="utf-16") == page
+
+
 @pytest.mark.parametrize(
     ("header", "head", "expected"),
     [
