@@ -211,7 +211,7 @@ class HtmlFilter:
 
     def close(self) -> bytes:
         """Flush everything held back; call once, after the last chunk."""
-        if self._closed:
+        if self._closed or self._passthrough:
             return b""
         self._closed = True
         buf, self._carry = self._carry, b""
