@@ -554,3 +554,16 @@ def test_small_case_gives_the_same_output_at_every_split_point(label: str, page:
     data = page.encode()
     whole = run(data)
     assert [i for i in range(len(data) + 1) if run(data, plan(), [i]) != whole] == []
+
+
+def test_oversized_script_tag_still_opens_script_data() -> None:
+    # After a >64 KB opening tag the body must still be read as script: the <img> string inside it is text.
+    big = "A" * 100_000
+    page = (f'<script src="{TRACKER}/t.js" data-config="{big}">var s = \'<img src="{TRACKER}/in.gif">\';</script>'
+            f'<img src="{TRACKER}/out.gif">')
+    out = run(page.encode(), plan(), range(8192, len(page), 8192)).decode()
+    assert out == (
+        f'<script type="text/plain" data-consent-category="marketing" data-consent-src="{TRACKER}/t.js" '
+        f'data-config="{big}">var s = \'<img src="{TRACKER}/in.gif">\';</script>'
+        f'<img data-consent-category="marketing" data-consent-src="{TRACKER}/out.gif">'
+    )
