@@ -39,7 +39,9 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
 - Nonce: with ``plan.nonce``, the nonce of a ``<meta http-equiv="Content-Security-Policy">`` or of any
   ``<script nonce>`` seen before the injection point is copied onto each ``<script`` of ``head_html``
   that has none. A nonce that exists only in the response header is the caller's to put into head_html.
-- ``<base href>`` pointing at a third party and ``srcdoc`` iframes are not followed; the CSP covers them.
+- ``<base href>`` pointing at a third party, ``srcdoc`` iframes, legacy ``background=`` attributes and
+  ``data-src`` lazy-loading (a first-party script copies it later) are not followed; the CSP covers them.
+- With nothing blocked and nothing to inject the filter is a pass-through and costs nothing.
 - Only ASCII-compatible charsets are supported (utf-8, windows-1251, koi8-r, latin-1 ...); a utf-16/32 page
   (declared by the caller) passes through untouched and is left to the CSP. Inserted text that the page's
   charset cannot encode becomes character references (fine in markup, not inside a head_html <script>).
@@ -51,8 +53,8 @@ import codecs
 import functools
 import html
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway import _tokenizer as tk
