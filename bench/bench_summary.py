@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -59,7 +59,8 @@ OLD_POLICY, NEW_POLICY = "2023-01-12", "2026-06-01"
 
 # (device, browser, os, weight): a plausible Kazakh mix, plus a few bots that slipped past the HTTP layer.
 PROFILES = [
-    ("desktop", "Chrome", "Windows", 24), ("desktop", "Edge", "Windows", 5), ("desktop", "Yandex Browser", "Windows", 7),
+    ("desktop", "Chrome", "Windows", 24), ("desktop", "Edge", "Windows", 5),
+    ("desktop", "Yandex Browser", "Windows", 7),
     ("desktop", "Firefox", "Windows", 3), ("desktop", "Opera", "Windows", 2), ("desktop", "Safari", "macOS", 3),
     ("desktop", "Chrome", "macOS", 2), ("desktop", "Firefox", "Linux", 1), ("desktop", "Chrome", "Linux", 1),
     ("mobile", "Chrome", "Android", 20), ("mobile", "Samsung Internet", "Android", 4),
@@ -412,8 +413,9 @@ async def bench_writes(workdir: Path, writes: int, single_writes: int, writers: 
     rate = plain_commit_per_row(workdir / "writes-plain.db", single_writes)
     print(f"writes {'plain sqlite3':15}: {rate:10,.0f} rows/s  (one INSERT + COMMIT per row, log only, no rollups,"
           " no asyncio: the cheapest commit-per-row possible)")
-    print(f"group commit / commit per row through the store: {results['group commit'] / results['commit per row']:.1f}x;"
-          f" / plain sqlite3 commit per row: {results['group commit'] / rate:.1f}x")
+    group = results["group commit"]
+    print(f"group commit / commit per row through the store: {group / results['commit per row']:.1f}x;"
+          f" / plain sqlite3 commit per row: {group / rate:.1f}x")
 
 
 def plain_commit_per_row(path: Path, n: int) -> float:

@@ -3,13 +3,14 @@
 Two kinds of daily rollup are kept, both updated in the transaction that writes the log:
 
 - the *cubes* (``decision_daily``, ``impression_daily``, ``csp_daily``): one count per full combination of
-  dimensions, bots included, for drill-down and for rebuilding anything else;
+  dimensions, bots included, for drill-down and for rebuilding anything else (``csp_monthly`` adds CSP reports
+  per month and host);
 - ``daily_by_key`` (and ``monthly_by_key``, the same per calendar month): per (dimension, local day, key) a row
-  of counters (``COUNTS``: banners shown, each action,
-  and how many decisions granted each category or carried GPC). It is what the summary reads: a breakdown needs
-  each dimension on its own, never the cross product; whole months come from the monthly table, so a 365-day
-  summary reads about 365 + (12 + up to 60) x 25 rows whatever the log size. Dimension ``all`` (key "") holds the whole site per day. Bots are left out of it, so they never
-  count in a rate.
+  of counters (``COUNTS``: banners shown, each action, and how many decisions granted each category or carried
+  GPC). It is what the summary reads: a breakdown needs each dimension on its own, never the cross product;
+  whole months come from the monthly table, so a 365-day summary reads about 365 + (12 + up to 60) x 25 rows
+  whatever the log size. Dimension ``all`` (key "") holds the whole site per day. Bots are left out of it, so
+  they never count in a rate.
 
 This module does no I/O: ``Increments`` pre-aggregates one batch of writes, ``build_summary`` turns the rows a
 backend read into the JSON-ready summary.
@@ -56,7 +57,8 @@ _CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPT_IN]
 _SHOWN, _GPC = _INDEX["shown"], _INDEX["gpc"]
 
 
-CubeKey = tuple[str, str, str, str, str, str, str, int, int]  # day, action, policy, language, device, browser, os, gpc, mask
+# day, action, policy, language, device, browser, os, gpc, categories mask
+CubeKey = tuple[str, str, str, str, str, str, str, int, int]
 ByKey = tuple[str, str, str]  # dim, day (or month), key
 ImpressionKey = tuple[str, str, str, str, str, str, str]  # day, event, policy, language, device, browser, os
 CspKey = tuple[str, str, str]  # day, host, directive

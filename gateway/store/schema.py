@@ -3,8 +3,9 @@
 Each migration is (version, statements); ``migrate`` applies the missing ones in order, each in its own
 transaction together with its ``schema_version`` row, re-reading the version under the write lock so two processes
 opening the same file at once cannot both apply it. Statements are kept to SQL that SQLite and PostgreSQL both
-accept (``INTEGER``/``BIGINT``/``TEXT``, ``ON CONFLICT ... DO UPDATE``) so the PostgreSQL backend can reuse them.
-Never edit a released migration: append a new one.
+accept (``INTEGER``/``BIGINT``/``TEXT``, ``ON CONFLICT ... DO UPDATE``, ``BETWEEN`` on ISO day text) so the
+PostgreSQL backend can reuse them; the SQLite-only parts are the ``WITHOUT_ROWID`` suffix, ``INTEGER PRIMARY KEY``
+(an identity column there) and ``?`` placeholders. Never edit a released migration: append a new one.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
                 n BIGINT NOT NULL,
                 PRIMARY KEY (day, action, policy_version, language, device, browser, os, gpc, categories)
             )""" + WITHOUT_ROWID,
-            # What the summary reads: counters per dimension key and day (dim 'all', key '' = whole site), bots excluded.
+            # What the summary reads: counters per dimension key and day (dim 'all', key '' = whole site), bots
+            # excluded.
             # Category and GPC counters count decisions only.
             """CREATE TABLE daily_by_key (
                 dim TEXT NOT NULL,
@@ -187,31 +189,43 @@ SUMMARY_HOSTS = (
 )
 
 async def current_version(conn: aiosqlite.Connection) -> int:
-    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    """The applied version, 0 for a new file; reads only, so it never contends for the write lock."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ) as cursor:
+        exists = await cursor.fetchone()
+    if not exists or not exists[0]:
+        return 0
     async with conn.execute("SELECT MAX(version) FROM schema_version") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:
-    """Bring the file up to ``LATEST``; safe to run on every open. Returns the version now in place."""
+    """Bring the file up to ``LATEST``; safe to run on every open, from several processes at once.
+
+    Returns the version now in place. Each migration runs in its own ``BEGIN IMMEDIATE`` transaction (the write
+    lock, waited for through busy_timeout) and re-reads the version inside it, so a migration another process
+    applied meanwhile is skipped, and one that fails leaves the file at the previous version.
+    """
     version = await current_version(conn)
     for target, statements in MIGRATIONS:
         if target <= version:
             continue
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            if await current_version(conn) >= target:  # another process got there first
-                await conn.execute("ROLLBACK")
-                continue
-            for statement in statements:
-                await conn.execute(statement)
-            await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = await current_version(conn)
+            if version < target:
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+                version = target
             await conn.execute("COMMIT")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
             raise
-        version = target
     if version > LATEST:
         raise RuntimeError(f"database schema version {version} is newer than this gateway knows ({LATEST})")
     return version

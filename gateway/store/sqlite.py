@@ -15,8 +15,8 @@ reader sees every committed transaction and never blocks the writer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -31,6 +31,7 @@ from gateway.store import (
     BannerEvent,
     ConsentRecord,
     StoreClosedError,
+    StoreError,
     StoreWriteError,
     check_range,
     validate_event,
@@ -106,7 +107,7 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
         try:
-            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await _enable_wal(self._writer)
             await schema.migrate(self._writer)
             self._reader = await self._connect()
         except BaseException:
@@ -333,6 +334,24 @@ class SqliteStore:
         if self._reader is None:
             raise StoreClosedError("the consent store is closed")
         return self._reader
+
+
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """Switch the file to WAL (a no-op once it is). The switch needs the file to itself and SQLite reports a
+    concurrent opener as "locked" at once instead of waiting, so retry within the busy timeout."""
+    deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with conn.execute("PRAGMA journal_mode=WAL") as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+            continue
+        if row is None or str(row[0]).lower() != "wal":
+            raise StoreError(f"cannot switch the database to WAL mode (journal_mode is {row!r})")
+        return
 
 
 async def _upsert(conn: aiosqlite.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

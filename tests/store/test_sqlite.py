@@ -52,6 +52,18 @@ async def test_migrates_an_empty_file_and_reopens_idempotently(tmp_path: Path) -
     assert journal == "wal"
 
 
+async def test_two_stores_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "consent.db"
+    first, second = SqliteStore(path), SqliteStore(path)
+    try:
+        await asyncio.gather(first.open(), second.open())
+        await asyncio.gather(first.append(record(consent_id="a")), second.append(record(consent_id="b")))
+    finally:
+        await asyncio.gather(first.close(), second.close())
+    assert count(path, "SELECT COUNT(*) FROM schema_version") == len(schema.MIGRATIONS)
+    assert count(path, "SELECT COUNT(*) FROM consent_log") == 2
+
+
 async def test_later_migrations_apply_in_order_on_an_existing_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
