@@ -32,6 +32,7 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
   first ``max_carry`` bytes, including the beginning of the attribute in progress, which is where a URL's
   scheme and host are; the rest of the tag then streams unread while the tokenizer keeps track of quotes
   to find its end. An attribute that only starts after 64 KB is not seen: the CSP covers that case.
+  Inside ``<noscript>`` (text to a scripting browser) such a tag is passed on unread.
 - Unterminated constructs at the end of the page are flushed unchanged (browsers drop an unterminated tag).
 - ``head_html`` goes before ``</head>``; without one, right after ``<body ...>``; without either, before
   the first content (text or a start tag that does not belong in ``<head>``); at the end of a page that
@@ -317,6 +318,9 @@ class HtmlFilter:
                 self._sniff_meta_nonce(tag)
             elif name not in _HEAD_LEVEL and name != b"body":
                 self._inject(out)
+        if len(tag) > self._max_carry:
+            self._oversized_start(name, tag, name_end, out)  # decided as if it had arrived in pieces
+            return m.end()
         if name == b"script" and not self._foreign:
             self._script_start(tag, name_end, out)
             return m.end()
@@ -358,9 +362,10 @@ class HtmlFilter:
     def _rewrite(self, name: bytes, tag: bytes, name_end: int, partial: bool = False) -> tuple[bytes, str, str]:
         """(tag, first blocked URL, category); the tag unchanged unless something in it is blocked."""
         url_names = _URL_ATTRS.get(name, ())
-        if not _may_load_third_party(tag) or not url_names and b"url(" not in tag.lower():
+        view = tag[: self._max_carry] if partial else tag
+        if not _may_load_third_party(view) or not url_names and b"url(" not in view.lower():
             return tag, "", ""
-        attrs = tk.parse_attrs(tag, name_end)
+        attrs = tk.parse_attrs(view, name_end)
         first: dict[bytes, tk.Attr] = {}
         for a in attrs:
             first.setdefault(a.lname, a)
@@ -460,7 +465,8 @@ class HtmlFilter:
         """Emit the held inline script, its opening tag rewritten if the body names a blocked vendor."""
         assert self._hold is not None
         body = b"".join(self._hold)
-        vendors = self._catalogue.vendors_for_inline_bytes(body)
+        # Only the first max_carry bytes decide, however the body was chunked.
+        vendors = self._catalogue.vendors_for_inline_bytes(body[: self._max_carry])
         categories = [v.category for v in vendors if v.category in self._blocked]
         tag = self._hold_tag
         if categories:
@@ -518,31 +524,44 @@ class HtmlFilter:
 
     def _noscript(self, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
         m = tk.end_tag_search(b"noscript").search(buf, pos)
-        if m is not None:
-            stop = m.start()
-        elif final:
-            stop = len(buf)
-        else:  # hold back only a tag (or "</noscript") that is not complete yet
-            lt = buf.rfind(b"<", pos)
-            stop = lt if lt != -1 and tk.START_TAG.match(buf, lt) is None else len(buf)
-        self._rewrite_inner_tags(buf, pos, stop, out)
+        limit = m.start() if m is not None else len(buf)
+        stop = self._rewrite_inner_tags(buf, pos, limit, out, known_end=m is not None or final)
         if m is not None:
             self._state = DATA
         return stop
 
-    def _rewrite_inner_tags(self, buf: bytes, pos: int, stop: int, out: _Out) -> None:
-        """Rewrite blocked loading tags inside noscript text (for crawlers and no-JS browsers)."""
-        last = pos
-        for m in tk.START_TAG.finditer(buf, pos, stop):
-            name = m.group(1).lower()
-            if name not in _URL_ATTRS and b"style" not in m.group().lower():
+    def _rewrite_inner_tags(self, buf: bytes, pos: int, limit: int, out: _Out, known_end: bool) -> int:
+        """Rewrite blocked loading tags in noscript text (for crawlers and no-JS browsers); returns how far
+        it got. Tags are read one after another, so a "<" inside a quoted value is never taken for a tag.
+        Until the end of the noscript is known, an incomplete tag and a possible "</noscript" are held back."""
+        last = i = after_tag = pos
+        while True:
+            lt = buf.find(b"<", i, limit)
+            if lt == -1 or lt + 1 >= limit:
+                break
+            if buf[lt + 1] not in _ASCII_LETTERS:
+                i = lt + 1
                 continue
-            new, _, category = self._rewrite(name, m.group(), m.end(1) - m.start())
-            if category:
-                out.append(buf[last : m.start()])
-                out.append(new)
-                last = m.end()
+            m = tk.START_TAG.match(buf, lt, limit)
+            if m is None:
+                if not known_end:
+                    out.append(buf[last:lt])
+                    return lt
+                i = lt + 1  # never completed inside the noscript: text
+                continue
+            name = m.group(1).lower()
+            if len(m.group()) > self._max_carry:
+                pass  # would have been flushed unread had it arrived in pieces (see _overflow)
+            elif name in _URL_ATTRS or b"style" in m.group().lower():
+                new, _, category = self._rewrite(name, m.group(), m.end(1) - m.start())
+                if category:
+                    out.append(buf[last:lt])
+                    out.append(new)
+                    last = m.end()
+            i = after_tag = m.end()
+        stop = limit if known_end else max(after_tag, limit - len(b"</noscript"))
         out.append(buf[last:stop])
+        return stop
 
     def _plaintext(self, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
         out.append(mv[pos:])
@@ -576,18 +595,23 @@ class HtmlFilter:
         else:
             if not self._injected and name not in _HEAD_LEVEL:
                 self._inject(out)
-            out.append(self._decide_partial(name, carry, name_end))
-            if name == b"script" and not self._foreign:
-                self._state, self._script_sub = SCRIPT, 0
-            else:
-                self._enter_content(name, b"")
+            self._oversized_start(name, carry, name_end, out)
             self._tail_next = self._state
         _, self._tail_state = tk.tag_tail(carry, name_end, "tagname")
         self._state = TAGTAIL
 
+    def _oversized_start(self, name: bytes, tag: bytes, name_end: int, out: _Out) -> None:
+        """A start tag longer than max_carry, whole or not: decided on its first max_carry bytes, so the
+        outcome does not depend on where the chunks happened to split it; an inline script is not held."""
+        out.append(self._decide_partial(name, tag, name_end))
+        if name == b"script" and not self._foreign:
+            self._state, self._script_sub = SCRIPT, 0
+        else:
+            self._enter_content(name, b"")
+
     def _decide_partial(self, name: bytes, carry: bytes, name_end: int) -> bytes:
         if name == b"script" and not self._foreign:
-            attrs = tk.parse_attrs(carry, name_end)
+            attrs = tk.parse_attrs(carry[: self._max_carry], name_end)
             first = {a.lname: a for a in reversed(attrs)}
             if not _executable(self._value(first, b"type", partial=True)):
                 return carry

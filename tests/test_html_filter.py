@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
@@ -567,3 +568,32 @@ def test_oversized_script_tag_still_opens_script_data() -> None:
         f'data-config="{big}">var s = \'<img src="{TRACKER}/in.gif">\';</script>'
         f'<img data-consent-category="marketing" data-consent-src="{TRACKER}/out.gif">'
     )
+
+
+FRAGMENTS = [b"<", b">", b'"', b"'", b"=", b"<!--", b"-->", b"</script>", b"<script>", b"<svg>", b"</svg>",
+             b"<![CDATA[", b"]]>", b"<textarea>", b"</textarea>", b"<noscript>", b"</noscript>", b"<style>",
+             b"</style>", b"url(", b"//tracker.example/x", b" src=", b"<img", b"<iframe src=//t.example/>",
+             b"</iframe>", b"<p>", b"\t", b"\n", b"/", b"<?", b"</", b"<!", b"<plaintext>"]
+
+
+@pytest.mark.parametrize("max_carry", [256, 64 * 1024])
+def test_mangled_pages_give_the_same_output_however_they_are_chunked(max_carry: int) -> None:
+    """Broken HTML from random insertions into the realistic page, cut at random places: the output never
+    depends on the chunking, even when constructs outgrow a tiny carry-over bound."""
+    rnd = random.Random(20231125)
+    p = plan(head_html=BANNER)
+
+    def chunked(page: bytes, cuts: list[int]) -> bytes:
+        f = HtmlFilter(p, max_carry=max_carry)
+        edges = [0, *cuts, len(page)]
+        return b"".join(f.feed(page[a:b]) for a, b in zip(edges, edges[1:])) + f.close()
+
+    for _ in range(60):
+        page = bytearray(REALISTIC)
+        for _ in range(rnd.randint(1, 12)):
+            at = rnd.randrange(len(page))
+            page[at:at] = rnd.choice(FRAGMENTS)
+        whole = chunked(bytes(page), [])
+        for _ in range(4):
+            cuts = sorted(rnd.sample(range(1, len(page)), rnd.randint(1, 30)))
+            assert chunked(bytes(page), cuts) == whole
