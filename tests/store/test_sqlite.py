@@ -203,3 +203,16 @@ async def test_purge_works_in_chunks(sqlite_store: SqliteStore, monkeypatch: pyt
 def test_micro_timestamps_round_trip() -> None:
     for at in (datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 3, 10, 7, 0, 1, 999_999, tzinfo=UTC)):
         assert sqlite_module.from_micros(sqlite_module.to_micros(at)) == at
+
+
+async def test_impressions_and_rollups_store_no_identifier(sqlite_store: SqliteStore) -> None:
+    await sqlite_store.append(record())
+    await sqlite_store.record_event(event())
+    conn = plain(sqlite_store.path)
+    try:
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        columns = {t: {row[1] for row in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+    finally:
+        conn.close()
+    identifying = {"consent_id", "ip_prefix", "texts_hash", "at"}
+    assert [t for t, cols in columns.items() if cols & identifying] == ["consent_log"]
