@@ -142,6 +142,12 @@
       state = s;
       if (!decided()) throw new Error("state not recorded");
       close();
+      // The gateway's CSP for this page admits only what was granted when it was served: a wider choice
+      // needs the page again to load what it now allows.
+      var csp = me.getAttribute("data-consent-csp");
+      if (csp != null && CATS.some(function (c) { return granted(c) && csp.split(" ").indexOf(c) < 0; })) {
+        return w.location.reload();
+      }
       apply();
       return getConsent();
     }, function (e) {

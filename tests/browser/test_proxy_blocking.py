@@ -195,3 +195,22 @@ def test_csp_stops_a_tracker_injected_after_analytics_only_consent(visit: Any) -
     assert "connect.facebook.net" not in page.hosts and "unknown-tracker.example" not in page.hosts
     blocked = page.evaluate("window.cspViolations || []")
     assert any("connect.facebook.net" in b for b in blocked), blocked
+
+
+def test_widening_a_decided_choice_reloads_to_pick_up_the_wider_policy(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.click("[data-consent-action='customize']")
+    page.check("input[data-consent-category='analytics']")
+    page.click("[data-consent-action='save']")
+    page.wait_for_timeout(300)
+    page.reload()
+    page.wait_for_function("() => window.consentGateway && window.consentGateway.getConsent().decided")
+    assert not any(h in page.hosts for h in MARKETING_HOSTS)
+    with page.expect_navigation():
+        page.evaluate("window.consentGateway.acceptAll()")
+    deadline = time.monotonic() + 5
+    while "connect.facebook.net" not in page.hosts and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert "connect.facebook.net" in page.hosts and "www.youtube.com" in page.hosts
+    assert page.evaluate("window.cspViolations || []") == []
