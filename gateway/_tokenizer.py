@@ -7,6 +7,7 @@ a quote opens an attribute value only right after ``name =``; elsewhere it is an
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -76,26 +77,53 @@ _BORING_NAME = rb"[a-z][a-z0-9\-]*+(?=[\t\n\f\r />])"
 # the commonest "interesting" tag on a page.
 _RELATIVE_LOADING = (b"img", b"image", b"source", b"input", b"video", b"audio", b"track", b"embed", b"link",
                      b"object")
-_REL_DQ = rb"\"(?:[^\"/:\\&\t\n\r]++|/(?![/\t\n\r]))*+\""
-_REL_SQ = rb"'(?:[^'/:\\&\t\n\r]++|/(?![/\t\n\r]))*+'"
-_REL_UQ = rb"(?:[^\t\n\f\r >\"'/:\\&]++|/(?!/))++"
-_RELATIVE_ATTRS = (
-    rb"[^>\"'=:\\&]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
-    rb"(?:" + _REL_DQ + rb"|" + _REL_SQ + rb"|" + _REL_UQ + rb")[^>\"'=:\\&]*+)*+>"
-)
+
+
+def _relative_attrs(first_party: bytes) -> bytes:
+    """Attributes whose values are relative, or absolute on a first-party host when ``first_party`` (an
+    alternation of escaped host names, suffix-matched) is given: WordPress and friends write every image
+    URL in full, and those tags should not cost a trip through Python either."""
+    extra = b""
+    if first_party:
+        host = rb"//(?:[a-z0-9\-]+\.)*(?:" + first_party + rb")(?=[/?#\"' ,>\t\n\f\r])"
+        extra = rb"|(?:(?<=http)|(?<=https)):" + host + rb"|" + host
+    dq = rb"\"(?:[^\"/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+\""
+    sq = rb"'(?:[^'/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+'"
+    uq = rb"(?:[^\t\n\f\r >\"'/:\\&]++|/(?!/)" + extra + rb")++"
+    return (
+        rb"[^>\"'=:\\&]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
+        rb"(?:" + dq + rb"|" + sq + rb"|" + uq + rb")[^>\"'=:\\&]*+)*+>"
+    )
+
 
 # Text and complete tags that need no attention, consumed inside the regex engine. It stops at a "<"
 # that needs Python (an interesting or incomplete construct) or at the end of the buffer.
-SKIP_AFTER = _skip(
-    rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
-    rb"<" + _trie(_RELATIVE_LOADING) + rb"(?=[\t\n\f\r />])" + _RELATIVE_ATTRS,
-    rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
-    _LT_TEXT,
-    _COMMENT,
-    _DECL,
-    _PI,
-    _BOGUS_END,
-)
+def _skip_after(first_party: bytes) -> re.Pattern[bytes]:
+    return _skip(
+        rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
+        rb"<" + _trie(_RELATIVE_LOADING) + rb"(?=[\t\n\f\r />])" + _relative_attrs(first_party),
+        rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
+        _LT_TEXT,
+        _COMMENT,
+        _DECL,
+        _PI,
+        _BOGUS_END,
+    )
+
+
+SKIP_AFTER = _skip_after(b"")
+
+
+@functools.lru_cache(maxsize=64)
+def skip_after(first_party: frozenset[str]) -> re.Pattern[bytes]:
+    """SKIP_AFTER that also passes loading tags whose absolute URLs are on the site's own hosts
+    (lower-case ASCII spelling only; anything else still goes to Python, which is exact)."""
+    hosts = sorted(h for h in first_party if h.isascii() and h)
+    if not hosts:
+        return SKIP_AFTER
+    return _skip_after(b"|".join(re.escape(h.lower().encode("ascii")) for h in hosts))
+
+
 # Before injection only whitespace, comments, doctype and the document's opening tags are skipped.
 SKIP_BEFORE = re.compile(
     rb"(?:[\t\n\f\r ]++|"

@@ -194,6 +194,7 @@ class HtmlFilter:
         wide = bool(self._encoding) and self._encoding.startswith(("utf-16", "utf-32"))  # type: ignore[union-attr]
         self._passthrough = (self._injected and not self._blocked) or wide
         self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
+        self._skip = tk.skip_after(plan.first_party)
         self._placeholders: dict[tuple[str, str], bytes] = {}
 
     # -- public API -----------------------------------------------------------------------------------------
@@ -244,7 +245,7 @@ class HtmlFilter:
     def _data(self, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
         n = len(buf)
         while True:
-            skip = tk.SKIP_BEFORE if not self._injected else tk.SKIP_FOREIGN if self._foreign else tk.SKIP_AFTER
+            skip = tk.SKIP_BEFORE if not self._injected else tk.SKIP_FOREIGN if self._foreign else self._skip
             end = skip.match(buf, pos).end()  # type: ignore[union-attr]
             if end > pos:
                 out.append(mv[pos:end])

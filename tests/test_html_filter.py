@@ -212,6 +212,12 @@ TAG_FORMS = [
         f'<input type="text" value="{TRACKER}/x">',
     ),
     (
+        "look-alike of the site's host",
+        '<img src="https://wgp.kz.evil.example/a.gif"><img src="https://wgp.kz@evil.example/b.gif">',
+        '<img data-consent-category="marketing" data-consent-src="https://wgp.kz.evil.example/a.gif">'
+        '<img data-consent-category="marketing" data-consent-src="https://wgp.kz@evil.example/b.gif">',
+    ),
+    (
         "entity-encoded scheme is still a third party",
         f'<img src="https&#58;//tracker.example/a.gif">',
         '<img data-consent-category="marketing" data-consent-src="https&#58;//tracker.example/a.gif">',
@@ -244,6 +250,8 @@ TAG_FORMS = [
 
 UNCHANGED = [
     ("first-party script", '<script src="/static/js/site.js" defer></script>'),
+    ("absolute first-party URLs", '<img src="https://wgp.kz/wp-content/a.jpg" srcset="https://wgp.kz/a-2x.jpg 2x, '
+                                  '//cdn.wgp.kz/a-3x.jpg 3x"><link rel="preload" href="https://wgp.kz/f.woff2">'),
     ("allow-listed CDN", '<script src="https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js"></script>'),
     ("necessary vendor", '<script src="https://www.google.com/recaptcha/api.js" async defer></script>'),
     ("data: image", '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">'),
