@@ -231,10 +231,13 @@ class Catalogue:
         return tuple(dict.fromkeys(c for v in self.vendors if v.category in wanted for c in v.cookies))
 
     def hosts_for(self, categories: Iterable[str]) -> tuple[str, ...]:
-        """Host suffixes (and "host/path" entries) of the vendors in ``categories``, for CSP source lists."""
+        """Host suffixes (and "host/path" entries) of the vendors in ``categories``, for CSP source lists.
+        A path entry's query part is dropped: CSP source expressions cannot carry one."""
         wanted = frozenset(categories)
         return tuple(
-            dict.fromkeys(h for v in self.vendors if v.category in wanted for h in (*v.hosts, *v.paths))
+            dict.fromkeys(
+                h.partition("?")[0] for v in self.vendors if v.category in wanted for h in (*v.hosts, *v.paths)
+            )
         )
 
 

@@ -210,6 +210,7 @@ def test_cookies_and_hosts_by_category(catalogue: Catalogue) -> None:
     hosts = catalogue.hosts_for(["marketing"])
     assert "connect.facebook.net" not in hosts and "facebook.net" in hosts
     assert "www.google.com/pagead/" in hosts
+    assert "www.googletagmanager.com/gtag/js" in hosts and not any("?" in h for h in hosts)
     assert "google-analytics.com" not in hosts
 
 
