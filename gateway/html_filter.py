@@ -120,6 +120,8 @@ class FilterPlan:
     catalogue: Catalogue
     first_party: frozenset[str]  # hosts of the site itself (lower case)
     head_html: str = ""  # injected before </head> (or at <body> start); "" = inject nothing (bots)
+    early_html: str = ""  # injected before the page's first <script> (or with head_html): Consent Mode defaults
+    category_labels: tuple[tuple[str, str], ...] = ()  # category id -> its title in the page's language
     nonce: bool = True  # copy the page's CSP nonce onto injected <script> tags
     placeholder: str = "{vendor}: blocked until you allow {category}. Load"  # last sentence = button label
 
@@ -187,12 +189,13 @@ class HtmlFilter:
         self._tail_state = ""
         self._tail_next = DATA
         self._injected = not plan.head_html
+        self._early = plan.early_html.encode(self._charset(), "xmlcharrefreplace") if plan.early_html else b""
         self._nonce: bytes | None = None
         self._closed = False
         # Nothing to block and nothing to inject; or a charset whose tags are not ASCII bytes (utf-16/32),
         # which this byte tokenizer cannot read: passed through untouched rather than corrupted.
         wide = bool(self._encoding) and self._encoding.startswith(("utf-16", "utf-32"))  # type: ignore[union-attr]
-        self._passthrough = (self._injected and not self._blocked) or wide
+        self._passthrough = (self._injected and not self._early and not self._blocked) or wide
         self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
         self._skip = tk.skip_after(plan.first_party)
         self._placeholders: dict[tuple[str, str], bytes] = {}
@@ -323,6 +326,9 @@ class HtmlFilter:
             self._oversized_start(name, tag, name_end, out)  # decided as if it had arrived in pieces
             return m.end()
         if name == b"script" and not self._foreign:
+            if self._early:
+                out.append(self._early)
+                self._early = b""
             self._script_start(tag, name_end, out)
             return m.end()
         new, blocked_url, category = self._rewrite(name, tag, name_end)
@@ -677,6 +683,9 @@ class HtmlFilter:
                 self._nonce = m.group(1)
 
     def _inject(self, out: _Out) -> None:
+        if self._early:
+            out.append(self._early)
+            self._early = b""
         if self._injected:
             return
         self._injected = True
@@ -699,7 +708,8 @@ class HtmlFilter:
         parts = split_url(url)
         vendor = self._catalogue.vendor_for_url(url) if parts else None
         label = vendor.name if vendor else parts[0] if parts else url
-        return _placeholder_markup(self._plan.placeholder, label, category, self._charset())
+        title = dict(self._plan.category_labels).get(category, category)
+        return _placeholder_markup(self._plan.placeholder, label, category, title, self._charset())
 
     _HANDLERS: dict[int, _Handler] = {}  # filled below, once the methods exist
 
@@ -708,9 +718,9 @@ _Handler = Callable[[HtmlFilter, bytes, memoryview, int, _Out, bool], int]
 
 
 @functools.lru_cache(maxsize=256)
-def _placeholder_markup(template: str, label: str, category: str, charset: str) -> bytes:
+def _placeholder_markup(template: str, label: str, category: str, title: str, charset: str) -> bytes:
     """Placeholder after a blocked iframe; the template's last sentence is the button label."""
-    text = template.replace("{vendor}", label).replace("{category}", category)
+    text = template.replace("{vendor}", label).replace("{category}", title)
     message, dot, button = text.rpartition(". ")
     if not dot:
         message, button = text, "Load"
@@ -747,39 +757,6 @@ def _may_load_third_party(tag: bytes) -> bool:
     """False when every URL in the tag is relative: no "//", no scheme, nothing escaped or disguised.
     Most tags on a page are first-party images and links; this keeps them off the slow path."""
     return _ABSOLUTE.search(tag) is not None
-
-
-@functools.lru_cache(maxsize=256)
-def _placeholder_markup(template: str, label: str, category: str, charset: str) -> bytes:
-    """Placeholder after a blocked iframe; the template's last sentence is the button label."""
-    text = template.replace("{vendor}", label).replace("{category}", category)
-    message, dot, button = text.rpartition(". ")
-    if not dot:
-        message, button = text, "Load"
-    else:
-        message += "."
-    markup = (
-        f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}">'
-        f"<p>{html.escape(message)}</p>"
-        f'<button type="button" data-consent-load>{html.escape(button)}</button></div>'
-    )
-    return markup.encode(charset, "xmlcharrefreplace")
-
-
-def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:
-    """Handler for states that end at a fixed token and hold nothing to rewrite (comments, CDATA)."""
-
-    def handler(self: HtmlFilter, buf: bytes, mv: memoryview, pos: int, out: _Out, final: bool) -> int:
-        m = pattern.search(buf, pos)
-        if m is None:
-            cut = len(buf) if final else max(pos, len(buf) - keep)
-            out.append(mv[pos:cut])
-            return cut
-        out.append(mv[pos : m.end()])
-        self._state = DATA
-        return m.end()
-
-    return handler
 
 
 def _css_match_url(m: re.Match[str] | re.Match[bytes]) -> Any:

@@ -189,7 +189,9 @@ class _Responder:
         self.plan = FilterPlan(
             blocked=decision.blocked, catalogue=gw.catalogue, first_party=_first_party(self.mw.first_party, host),
             head_html=gw.head_html(decision, nonce.group(1) if nonce else None),
+            early_html=gw.early_html(decision, nonce.group(1) if nonce else None),
             placeholder=gw.placeholder(lang),
+            category_labels=gw.category_labels(lang),
         )
         self.encoding = _charset(ctype.decode("latin-1"))
         del headers["content-length"]

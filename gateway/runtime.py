@@ -96,17 +96,25 @@ class Gateway:
         texts = self.configs[lang].texts
         return f"{texts['placeholder']} {texts['load']}"
 
+    def category_labels(self, lang: str) -> tuple[tuple[str, str], ...]:
+        return tuple(self.configs[lang].category_titles.items())
+
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one Gateway per app; few distinct decisions and nonces
-    def head_html(self, decision: Decision, nonce: str | None) -> str:
-        """What goes before </head>: Consent Mode defaults from the verified cookie, then the banner."""
+    def early_html(self, decision: Decision, nonce: str | None) -> str:
+        """Consent Mode defaults from the verified cookie, before the page's first script runs."""
         attr = f' nonce="{nonce}"' if nonce else ""
         mode = json.dumps(dict(decision.consent_mode), separators=(",", ":"))
-        html = (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
+        return (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
                 f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
-        if decision.show_banner:
-            admits = ""
-            if self.csp.enabled and self.csp.header == "Content-Security-Policy" and decision.decided:
-                granted = [c for c in self.settings.categories if c not in decision.blocked]
-                admits = f' data-consent-csp="{" ".join(granted)}"'
-            html += f'<script{attr} src="{self.banner_src}"{admits} defer></script>'
-        return html
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019
+    def head_html(self, decision: Decision, nonce: str | None) -> str:
+        """The banner script, before </head>; nothing for bots."""
+        if not decision.show_banner:
+            return ""
+        attr = f' nonce="{nonce}"' if nonce else ""
+        admits = ""
+        if self.csp.enabled and self.csp.header == "Content-Security-Policy" and decision.decided:
+            granted = [c for c in self.settings.categories if c not in decision.blocked]
+            admits = f' data-consent-csp="{" ".join(granted)}"'
+        return f'<script{attr} src="{self.banner_src}"{admits} defer></script>'

@@ -605,3 +605,29 @@ def test_mangled_pages_give_the_same_output_however_they_are_chunked(max_carry: 
         for _ in range(4):
             cuts = sorted(rnd.sample(range(1, len(page)), rnd.randint(1, 30)))
             assert chunked(bytes(page), cuts) == whole
+
+
+EARLY = "<script>gtag('consent','default',{})</script>"
+EARLY_CASES = [
+    ("before the first script",
+     '<html><head><meta charset="utf-8"><script src="/a.js"></script></head><body>x</body></html>',
+     f'<html><head><meta charset="utf-8">{EARLY}<script src="/a.js"></script>[B]</head><body>x</body></html>'),
+    ("before an inline script that is held",
+     "<head><title>t</title><script>var a=1;</script></head>",
+     f"<head><title>t</title>{EARLY}<script>var a=1;</script>[B]</head>"),
+    ("with the banner when the head has no script", "<head><title>t</title></head><p>x",
+     f"<head><title>t</title>{EARLY}[B]</head><p>x"),
+    ("no head at all", "<p>x</p><script src=/a.js></script>", f"{EARLY}[B]<p>x</p><script src=/a.js></script>"),
+]
+
+
+@pytest.mark.parametrize(("page", "expected"), [c[1:] for c in EARLY_CASES], ids=[c[0] for c in EARLY_CASES])
+def test_early_html_goes_before_the_first_script_once(page: str, expected: str) -> None:
+    p = plan((), head_html="[B]", early_html=EARLY)
+    whole = run(page.encode(), p)
+    assert whole.decode() == expected
+    assert all(run(page.encode(), p, chunks=[i]) == whole for i in range(1, len(page)))
+
+
+def test_early_html_alone_is_not_a_pass_through() -> None:
+    assert filt("<head><script src=/a.js></script></head>", (), early_html=EARLY).startswith(f"<head>{EARLY}")

@@ -200,3 +200,29 @@ async def test_rewrite_cache_output_equals_streamed_output(site: tuple[httpx.Asy
     whole = (await client.get("/")).text
     streamed = (await client.get("/stream")).text
     assert whole == streamed
+
+
+async def test_consent_mode_defaults_come_before_the_first_page_script(
+        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
+    html = (await client.get("/")).text
+    default = html.index("gtag('consent','default'")
+    assert default < html.index(GA) < html.index("banner.js") < html.index("</head>")
+    assert html.index("<title>WGP</title>") < default  # after what precedes the first script, e.g. <meta charset>
+
+
+async def test_iframe_placeholder_names_vendor_and_category_in_page_language(settings: Settings) -> None:
+    async def video(request: Request) -> Response:
+        return HTMLResponse('<html><head></head><body><iframe src="https://www.youtube.com/embed/x"></iframe>'
+                            "</body></html>")
+
+    app = Starlette(routes=[Route("/", video)])
+    gateway = Gateway(settings)
+    app.add_middleware(ConsentMiddleware, gateway=gateway)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SITE,
+                                 headers={"user-agent": BROWSER_UA}) as client:
+        ru = (await client.get("/", headers={"accept-language": "ru"})).text
+        en = (await client.get("/", headers={"accept-language": "en"})).text
+    assert "YouTube" in ru and "Маркетинг" in ru and "marketing»" not in ru
+    assert "YouTube" in en and "Marketing" in en
