@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import secrets
 import sqlite3
@@ -457,6 +458,10 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         workdir = Path(tmp)
+        if not args.no_writes:
+            # First, while the disk is quiet: after the bulk fill the kernel is still writing back gigabytes of
+            # dirty pages, and every fsync of the write benchmark would wait behind them.
+            await bench_writes(workdir, args.writes, args.single_writes, args.writers)
         path = args.db or workdir / "bench.db"
         if not path.exists():
             await check_consistency(workdir, args.check_rows)
@@ -468,6 +473,7 @@ async def main() -> None:
             elapsed = time.perf_counter() - started
             size = path.stat().st_size / 2**20
             print(f"fill: {loaded:,} log rows, {first} .. {last}, in {elapsed:.0f} s ({size:,.0f} MiB)")
+            os.sync()
         conn = sqlite3.connect(path)
         tables = ("consent_log", "decision_daily", "daily_by_key", "monthly_by_key", "impression_daily", "csp_daily",
                   "csp_monthly")
@@ -475,8 +481,7 @@ async def main() -> None:
         conn.close()
         print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
         await bench_summary(path, args.repeats)
-        if not args.no_writes:
-            await bench_writes(workdir, args.writes, args.single_writes, args.writers)
+
 
 if __name__ == "__main__":
     asyncio.run(main())
