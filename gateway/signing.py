@@ -1,7 +1,7 @@
 """Consent cookie <-> ConsentState with itsdangerous: key rotation, expiry, and one place for bad cookies.
 
-The payload is compact: [format version, consent id, policy version, granted bitmask, action, gpc];
-the decision time is itsdangerous' own timestamp. Verified values are cached (the signature check costs
+The payload is compact: [format version, consent id, policy version, granted bitmask, action, gpc,
+decision time in epoch seconds]; itsdangerous' own timestamp bounds the cookie's age. Verified values are cached (the signature check costs
 tens of microseconds per request); the age is still checked on every call.
 """
 
@@ -48,8 +48,9 @@ class CookieSigner:
         self._cache_size = cache_size
 
     def dumps(self, state: ConsentState) -> str:
+        decided = int(state.decided_at.timestamp()) if state.decided_at else int(time.time())
         payload = [FORMAT, state.consent_id, state.policy_version, _mask(state.granted),
-                   _ACTIONS.index(state.action or "reject_all"), int(state.gpc)]
+                   _ACTIONS.index(state.action or "reject_all"), int(state.gpc), decided]
         return self._serializer.dumps(payload)
 
     def loads(self, value: str, now: float | None = None) -> tuple[ConsentState | None, str | None]:
@@ -83,13 +84,14 @@ class CookieSigner:
 
 
 def _decode(payload: object, signed: datetime) -> ConsentState | None:
-    if not (isinstance(payload, list) and len(payload) == 6 and payload[0] == FORMAT):
+    if not (isinstance(payload, list) and len(payload) == 7 and payload[0] == FORMAT):
         return None
-    _, cid, policy, mask, action, gpc = payload
+    _, cid, policy, mask, action, gpc, decided = payload
     if not (isinstance(cid, str) and isinstance(policy, str) and isinstance(mask, int)
-            and isinstance(action, int) and 0 <= action < len(_ACTIONS) and gpc in (0, 1)):
+            and isinstance(action, int) and 0 <= action < len(_ACTIONS) and gpc in (0, 1)
+            and isinstance(decided, int) and decided <= signed.timestamp() + 1):
         return None
     return ConsentState(
         consent_id=cid, decided=True, action=_ACTIONS[action], granted=_unmask(mask),
-        policy_version=policy, decided_at=signed.astimezone(timezone.utc), gpc=bool(gpc),
+        policy_version=policy, decided_at=datetime.fromtimestamp(decided, timezone.utc), gpc=bool(gpc),
     )

@@ -68,7 +68,8 @@ BAD_FORMS = {
     "garbage": "not-a-cookie",
     "truncated": GOOD[:-6],
     "tampered payload": "X" + GOOD[1:],
-    "tampered signature": GOOD[:-1] + ("A" if GOOD[-1] != "A" else "B"),
+    # The last base64 character carries padding bits: flip one in the middle of the signature instead.
+    "tampered signature": GOOD[:-5] + ("A" if GOOD[-5] != "A" else "B") + GOOD[-4:],
     "huge": GOOD + "A" * 1000,
     "dots only": "...",
     "unicode": "ключ.значение.подпись",
