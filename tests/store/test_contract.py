@@ -246,6 +246,11 @@ async def test_ping_is_true_while_open(store: ConsentStore) -> None:
     assert await store.ping() is True
 
 
+def test_backends_implement_the_protocol(tmp_path: Path) -> None:
+    for kind in ("memory", "sqlite"):
+        assert isinstance(make_store(kind, tmp_path), ConsentStore)
+
+
 # -- a randomised week checked against numbers computed independently from the raw writes -----------------------
 
 ACTIONS_WEIGHTED = ["accept_all"] * 5 + ["reject_all"] * 3 + ["custom"] * 3 + ["withdraw", "erase"]
