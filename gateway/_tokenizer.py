@@ -96,12 +96,29 @@ def _relative_attrs(first_party: bytes) -> bytes:
     )
 
 
+def _raw_until(name: bytes, text: bytes = rb"[^<]") -> bytes:
+    """The text of a raw-text element up to (not including) its end tag, which must be in the buffer: the
+    element is then taken whole or not at all, and its end tag is read as an ordinary boring end tag."""
+    end = rb"</(?i:" + name + rb")[\t\n\f\r />]"
+    return rb"(?:" + text + rb"++|<(?!" + end[1:] + rb"))*+(?=" + end + rb")"
+
+
+# CSS text in which the filter finds nothing to rewrite: no "url(" and no "@import" anywhere.
+_INERT_CSS = rb"(?:[^<@uU]|@(?!(?i:import))|[uU](?!(?i:rl\()))"
+
+
 # Text and complete tags that need no attention, consumed inside the regex engine. It stops at a "<"
-# that needs Python (an interesting or incomplete construct) or at the end of the buffer.
+# that needs Python (an interesting or incomplete construct) or at the end of the buffer. Raw-text
+# elements that cannot be rewritten (textarea and title, first-party iframes, style blocks with no url()
+# or @import) are taken with their text when their end tag is already in the buffer.
 def _skip_after(first_party: bytes) -> re.Pattern[bytes]:
     return _skip(
         rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
         rb"<" + _trie(_RELATIVE_LOADING) + rb"(?=[\t\n\f\r />])" + _relative_attrs(first_party),
+        rb"<textarea(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"textarea"),
+        rb"<title(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"title"),
+        rb"<iframe(?=[\t\n\f\r />])" + _relative_attrs(first_party) + _raw_until(b"iframe"),
+        rb"<style(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"style", _INERT_CSS),
         rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
         _LT_TEXT,
         _COMMENT,
