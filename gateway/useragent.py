@@ -2,10 +2,11 @@
 
 ua-parser 1.x resolves through its native accelerator ua-parser-rs when it is installed (``RESOLVER`` names the
 resolver actually in use; the pure-Python fallback is about 40x slower). We build our own un-cached parser and put
-one ``functools.lru_cache`` in front of the whole classification, so a repeated user-agent costs a dict lookup.
+one ``functools.lru_cache`` in front of the whole classification, so a repeated user-agent costs a dict lookup
+(measured here: about 21 us for a new user-agent, 0.6 us for a cached one).
 
 ua-parser does not flag HTTP libraries or headless browsers as bots (curl, python-requests, Go-http-client,
-HeadlessChrome...), so ``_BOT_PATTERN`` adds them. Families are folded to a short, stable vocabulary so that
+HeadlessChrome...), so ``_looks_automated`` adds them. Families are folded to a short, stable vocabulary so that
 rollups do not fragment when ua-parser renames a family ("Chrome Mobile iOS" -> "Chrome").
 
 Known limit: iPadOS 13+ Safari sends a macOS user-agent by default, so those iPads count as desktop.
@@ -27,23 +28,27 @@ _parser = Parser(BestAvailableResolver(load_lazy_builtins()))
 RESOLVER = f"{BestAvailableResolver.__module__}.{BestAvailableResolver.__qualname__}"
 
 # Our additions to ua-parser's "Spider" device: tools, libraries, headless browsers and crawlers it misses.
-_BOT_PATTERN = re.compile(
-    r"""
-    (?:^|[\s;(])(?:curl|wget|python-requests|python-httpx|python-urllib|aiohttp|go-http-client|okhttp|java
-       |libwww-perl|scrapy|axios|node-fetch|undici|httpie|guzzlehttp|apache-httpclient|postmanruntime)/
-    | headlesschrome | phantomjs | playwright | puppeteer | selenium | lighthouse | electron-fetch
-    | googlebot | google-inspectiontool | adsbot-google | mediapartners-google | storebot-google
-    | bingbot | bingpreview | yandex(?:bot|images|metrika|direct|mobilebot|accessibilitybot|renderresourcesbot)
-    | facebookexternalhit | facebookcatalog | meta-externalagent | linkedinbot | twitterbot | applebot
-    | duckduckbot | duckassistbot | baiduspider | ahrefsbot | semrushbot | mail\.ru_bot | petalbot | gptbot
-    | chatgpt-user | oai-searchbot | claudebot | claude-web | anthropic-ai | perplexitybot | ccbot | bytespider
-    | amazonbot | mj12bot | dotbot | seznambot | slurp | telegrambot | whatsapp | discordbot | slackbot
-    | skypeuripreview | vkshare | uptimerobot | pingdom | statuscake
-    | \bcompatible;\s[^;)]*(?:bot|crawler|spider)   # "compatible; SomethingBot/1.0"
-    | \+https?://                                   # crawlers put a contact URL in the UA; browsers never do
-    """,
-    re.IGNORECASE | re.VERBOSE,
+# Plain substring tests on the lower-cased string: a single alternation regex over all of them cost ~80 us per
+# new user-agent, more than ua-parser itself.
+_BOT_SUBSTRINGS = (
+    "headlesschrome", "phantomjs", "playwright", "puppeteer", "selenium", "lighthouse", "electron-fetch",
+    "googlebot", "google-inspectiontool", "adsbot-google", "mediapartners-google", "storebot-google",
+    "bingbot", "bingpreview", "yandexbot", "yandeximages", "yandexmetrika", "yandexdirect", "yandexmobilebot",
+    "yandexaccessibilitybot", "yandexrenderresourcesbot", "facebookexternalhit", "facebookcatalog",
+    "meta-externalagent", "linkedinbot", "twitterbot", "applebot", "duckduckbot", "duckassistbot", "baiduspider",
+    "ahrefsbot", "semrushbot", "mail.ru_bot", "petalbot", "gptbot", "chatgpt-user", "oai-searchbot", "claudebot",
+    "claude-web", "anthropic-ai", "perplexitybot", "ccbot", "bytespider", "amazonbot", "mj12bot", "dotbot",
+    "seznambot", "slurp", "telegrambot", "whatsapp", "discordbot", "slackbot", "skypeuripreview", "vkshare",
+    "uptimerobot", "pingdom", "statuscake",
+    "+http",  # crawlers put a contact URL in the UA ("+http://www.google.com/bot.html"); browsers never do
 )
+# HTTP libraries, recognised by their product token ("curl/8.4.0", "Python/3.11 aiohttp/3.9.1").
+_LIBRARIES = frozenset({
+    "curl", "wget", "python-requests", "python-httpx", "python-urllib", "aiohttp", "go-http-client", "okhttp",
+    "java", "libwww-perl", "scrapy", "axios", "node-fetch", "undici", "httpie", "guzzlehttp", "apache-httpclient",
+    "postmanruntime",
+})
+_COMPATIBLE_BOT = re.compile(r"compatible;[^;)]*(?:bot|crawler|spider)")  # "compatible; SomethingBot/1.0"
 
 _BROWSERS = {
     "Chrome": "Chrome", "Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome",
@@ -61,8 +66,8 @@ _OSES = {
     "Chrome OS": "ChromeOS", "ChromeOS": "ChromeOS",
 }
 _DESKTOP_OSES = frozenset({"Windows", "macOS", "Linux", "ChromeOS"})
-_TABLET_PATTERN = re.compile(r"ipad|tablet|kindle|silk/|playbook", re.IGNORECASE)
-_MOBILE_PATTERN = re.compile(r"mobi|iphone|ipod|windows phone|opera mini", re.IGNORECASE)
+_TABLET_TOKENS = ("ipad", "tablet", "kindle", "silk/", "playbook")
+_MOBILE_TOKENS = ("mobi", "iphone", "ipod", "windows phone", "opera mini")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,8 @@ def classify(ua: str) -> Agent:
 
 @lru_cache(maxsize=4096)
 def _classify(ua: str) -> Agent:
-    if not ua or _BOT_PATTERN.search(ua):
+    lower = ua.lower()
+    if not ua or _looks_automated(lower):
         return BOT
     result = _parser.parse(ua)
     if result.device is not None and result.device.family == "Spider":
@@ -91,14 +97,25 @@ def _classify(ua: str) -> Agent:
     browser = _BROWSERS.get(result.user_agent.family, OTHER) if result.user_agent else OTHER
     os_family = result.os.family if result.os else ""
     os = _OSES.get(os_family, "Windows" if os_family.startswith("Windows") else OTHER)
-    return Agent(device=_device(ua, os), browser=browser, os=os, is_bot=False)
+    return Agent(device=_device(lower, os), browser=browser, os=os, is_bot=False)
+
+
+def _looks_automated(ua: str) -> bool:
+    if any(token in ua for token in _BOT_SUBSTRINGS) or _COMPATIBLE_BOT.search(ua):
+        return True
+    for word in ua.replace(";", " ").replace("(", " ").split():
+        product, slash, _version = word.partition("/")
+        if slash and product in _LIBRARIES:
+            return True
+    return False
 
 
 def _device(ua: str, os: str) -> str:
+    """Device class from the lower-cased user-agent and its OS family."""
     # Android tablets drop the "Mobile" token that Android phones send (Google's own guidance for OEMs).
-    if _TABLET_PATTERN.search(ua) or (os == "Android" and "mobile" not in ua.lower()):
+    if any(t in ua for t in _TABLET_TOKENS) or (os == "Android" and "mobile" not in ua):
         return "tablet"
-    if _MOBILE_PATTERN.search(ua) or os in ("Android", "iOS"):
+    if any(t in ua for t in _MOBILE_TOKENS) or os in ("Android", "iOS"):
         return "mobile"
     if os in _DESKTOP_OSES:
         return "desktop"
