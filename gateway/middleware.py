@@ -51,6 +51,7 @@ class ConsentMiddleware:
         self.first_party = gateway.settings.first_party_hosts
         self.cache = _RewriteCache(CACHE_ENTRIES)
         self._decide = lru_cache(maxsize=64)(self._decide_uncached)
+        self.plan = lru_cache(maxsize=512)(self._plan_uncached)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -73,6 +74,14 @@ class ConsentMiddleware:
         scope[SCOPE_KEY] = state
         scope.setdefault("state", {})["consent"] = state
         await self.app(scope, receive, _Responder(self, scope, state).send_with(send))
+
+    def _plan_uncached(self, decision: Decision, host: str, lang: str, nonce: str | None) -> FilterPlan:
+        gw = self.gateway
+        return FilterPlan(
+            blocked=decision.blocked, catalogue=gw.catalogue, first_party=self.first_party | {host},
+            head_html=gw.head_html(decision, nonce), early_html=gw.early_html(decision, nonce),
+            placeholder=gw.placeholder(lang), category_labels=gw.category_labels(lang),
+        )
 
     def decision(self, state: ConsentState, user_agent: str) -> Decision:
         return self._decide(state.granted, state.decided, classify(user_agent).is_bot)
@@ -186,13 +195,7 @@ class _Responder:
         nonce = _NONCE.search(origin_csp)
         lang = negotiate(None, request.get("accept-language"), gw.settings.languages, gw.settings.default_language)
         host = request.get("host", "").rsplit(":", 1)[0].lower()
-        self.plan = FilterPlan(
-            blocked=decision.blocked, catalogue=gw.catalogue, first_party=_first_party(self.mw.first_party, host),
-            head_html=gw.head_html(decision, nonce.group(1) if nonce else None),
-            early_html=gw.early_html(decision, nonce.group(1) if nonce else None),
-            placeholder=gw.placeholder(lang),
-            category_labels=gw.category_labels(lang),
-        )
+        self.plan = self.mw.plan(decision, host, lang, nonce.group(1) if nonce else None)
         self.encoding = _charset(ctype.decode("latin-1"))
         del headers["content-length"]
         _make_private(headers)
@@ -209,11 +212,6 @@ class _Responder:
             del headers["set-cookie"]
             for c in keep:
                 headers.append("set-cookie", c)
-
-
-@lru_cache(maxsize=256)
-def _first_party(site_hosts: frozenset[str], host: str) -> frozenset[str]:
-    return site_hosts | {host}
 
 
 def _charset(content_type: str) -> str | None:

@@ -76,6 +76,11 @@ class CookieSigner:
         self._remember(value, state)
         return state, None
 
+    def expires_at(self, value: str) -> float:
+        """When a cookie this signer accepted stops verifying (epoch seconds)."""
+        hit = self._cache.get(value)
+        return hit[1] + self._max_age if hit is not None else 0.0
+
     def _remember(self, value: str, state: ConsentState) -> None:
         assert state.decided_at is not None
         self._cache[value] = (state, state.decided_at.timestamp())
