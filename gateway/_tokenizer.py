@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 _WS = rb"\t\n\f\r "  # HTML whitespace; \v is not in it
@@ -196,25 +197,44 @@ class Attr(NamedTuple):
 
     lname: bytes
     start: int
-    value: bytes | None
+    value: bytes | None  # None without "="
 
 
-_make_attr = Attr._make
-_ATTR_PARSE = re.compile(
-    rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
-    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]*)))?"
+_make_attr = Attr._make  # tuple.__new__ underneath: a third of the cost of calling Attr(...)
+
+_NAME_CHAR = rb"[^\t\n\f\r />=]"
+_ANY_ATTR = (
+    rb"[^\t\n\f\r />]" + _NAME_CHAR + rb"*+(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
 )
 
 
-def parse_attrs(tag: bytes, name_end: int) -> list[Attr]:
-    """Attributes of a complete start tag, duplicates included (the browser keeps the first)."""
-    end = len(tag) - 1 if tag.endswith(b">") else len(tag)
-    attrs = []
-    make = _make_attr  # tuple.__new__ underneath: a third of the cost of calling Attr(...)
-    for m in _ATTR_PARSE.finditer(tag, name_end, end):
-        name, dq, sq, uq = m.groups()
-        attrs.append(make((name.lower(), m.start(), dq if dq is not None else sq if sq is not None else uq)))
-    return attrs
+@functools.lru_cache(maxsize=64)
+def attr_picker(*names: bytes) -> Callable[[bytes, int], list[Attr]]:
+    """A reader of a start tag's attributes called ``names`` (lower case), in order, duplicates included
+    (the browser keeps the first; a rename must reach every one).
+
+    One regex match per wanted attribute: the attributes before it are tokenised inside the regex engine
+    (whitespace and "/" between attributes, a quote opening a value only after "="), so a wanted name
+    inside another attribute's value is never taken for one, and the others cost no Python at all."""
+    wanted = rb"(?i:" + b"|".join(re.escape(n) for n in names) + rb")(?!" + _NAME_CHAR + rb")"
+    pattern = re.compile(
+        rb"(?:[\t\n\f\r />]++|(?!" + wanted + rb")" + _ANY_ATTR + rb")*+(" + wanted + rb")"
+        rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >]*+)))?+"
+    )
+    match = pattern.match
+
+    def pick(tag: bytes, name_end: int) -> list[Attr]:
+        end = len(tag) - 1 if tag.endswith(b">") else len(tag)
+        attrs = []
+        m = match(tag, name_end, end)
+        while m is not None:
+            name, dq, sq, uq = m.groups()
+            value = dq if dq is not None else sq if sq is not None else uq
+            attrs.append(_make_attr((name.lower(), m.start(1), value)))
+            m = match(tag, m.end(), end)
+        return attrs
+
+    return pick
 
 
 # -- the rest of a tag too long to hold: a small state machine that only finds where the tag ends ------------

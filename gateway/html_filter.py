@@ -83,6 +83,15 @@ _URL_ATTRS: dict[bytes, tuple[bytes, ...]] = {
     b"link": (b"href", b"imagesrcset"),
 }
 _SRCSET = frozenset({b"srcset", b"imagesrcset"})
+# The attributes _rewrite reads, per element: its URL attributes, style, and what decides whether a
+# <link> or <input> loads anything. Only these are tokenised out of the tag (see tk.attr_picker).
+_PICKERS = {
+    name: tk.attr_picker(*urls, b"style", *{b"link": (b"rel",), b"input": (b"type",)}.get(name, ()))
+    for name, urls in _URL_ATTRS.items()
+}
+_STYLE_PICKER = tk.attr_picker(b"style")
+_SCRIPT_PICKER = tk.attr_picker(b"type", b"src", b"nonce")
+_FONT_PICKER = tk.attr_picker(b"color", b"face", b"size")
 _LINK_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "stylesheet",
                         "prerender"})
 _RAWTEXT = frozenset({b"title", b"textarea", b"xmp", b"noembed", b"noframes", b"iframe"})
@@ -153,7 +162,7 @@ def _codec(label: str) -> str | None:
 def _breaks_out(name: bytes, tag: bytes) -> bool:
     """HTML start tags that end foreign content; <font> only with color, face or size."""
     if name == b"font":
-        return any(a.lname in (b"color", b"face", b"size") for a in tk.parse_attrs(tag, 5))
+        return bool(_FONT_PICKER(tag, 5))
     return name in tk.BREAKOUT
 
 
@@ -372,7 +381,7 @@ class HtmlFilter:
         view = tag[: self._max_carry] if partial else tag
         if not _may_load_third_party(view) or not url_names and b"url(" not in view.lower():
             return tag, "", ""
-        attrs = tk.parse_attrs(view, name_end)
+        attrs = _PICKERS.get(name, _STYLE_PICKER)(view, name_end)
         first: dict[bytes, tk.Attr] = {}
         for a in attrs:
             first.setdefault(a.lname, a)
@@ -412,7 +421,7 @@ class HtmlFilter:
     # -- scripts --------------------------------------------------------------------------------------------
 
     def _script_start(self, tag: bytes, name_end: int, out: _Out) -> None:
-        attrs = tk.parse_attrs(tag, name_end)
+        attrs = _SCRIPT_PICKER(tag, name_end)
         first: dict[bytes, tk.Attr] = {}
         for a in attrs:
             first.setdefault(a.lname, a)
@@ -477,7 +486,7 @@ class HtmlFilter:
         categories = [v.category for v in vendors if v.category in self._blocked]
         tag = self._hold_tag
         if categories:
-            attrs = tk.parse_attrs(tag, self._hold_name_end)
+            attrs = _SCRIPT_PICKER(tag, self._hold_name_end)
             tag = _block_script(tag, self._hold_name_end, attrs, _strictest(categories))
         out.append(tag)
         out.append(body)
@@ -618,7 +627,7 @@ class HtmlFilter:
 
     def _decide_partial(self, name: bytes, carry: bytes, name_end: int) -> bytes:
         if name == b"script" and not self._foreign:
-            attrs = tk.parse_attrs(carry[: self._max_carry], name_end)
+            attrs = _SCRIPT_PICKER(carry[: self._max_carry], name_end)
             first = {a.lname: a for a in reversed(attrs)}
             if not _executable(self._value(first, b"type", partial=True)):
                 return carry
