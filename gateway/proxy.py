@@ -221,8 +221,12 @@ async def _request_body(receive: Receive, done: asyncio.Event) -> AsyncIterator[
 async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: Send) -> None:
     """Send each chunk as it arrives; the last one carries ``more_body=False`` (one send fewer per response)."""
     content = resp.content
+    expected, received = resp.content_length, 0
     while chunk := await content.readany():
-        last = content.at_eof()
+        received += len(chunk)
+        # A body of known length is complete once that many bytes came, even before aiohttp sees EOF: a page
+        # that arrives whole then reaches the consent filter as one message (and its rewrite cache).
+        last = content.at_eof() or (expected is not None and received >= expected)
         if decoder is not None:
             chunk = decoder.feed(chunk) + (decoder.flush() if last else b"")
         if chunk or last:

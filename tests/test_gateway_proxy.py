@@ -132,3 +132,11 @@ async def test_consent_given_through_the_proxy_unblocks_trackers(gateway: httpx.
 async def test_upstream_redirect_is_mapped_back_to_the_public_origin(gateway: httpx.AsyncClient) -> None:
     r = await gateway.get("/go")
     assert r.status_code == 302 and r.headers["location"] == "https://wgp.kz/landing"
+
+
+async def test_a_page_of_known_length_is_rewritten_once_then_served_from_cache(gateway: httpx.AsyncClient) -> None:
+    consent = gateway._transport.app.app  # compression -> consent middleware
+    first = await gateway.get("/", headers={"accept-encoding": "identity"})
+    assert len(consent.cache.entries) == 1
+    second = await gateway.get("/", headers={"accept-encoding": "identity"})
+    assert len(consent.cache.entries) == 1 and second.content == first.content
