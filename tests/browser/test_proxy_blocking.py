@@ -134,6 +134,12 @@ def open_page(page: Any) -> None:
     assert "cdnjs.cloudflare.com" in page.hosts
 
 
+def choose_analytics_only(page: Any) -> None:
+    page.click("[data-consent-action='customize']")
+    page.check("input[data-consent-category='analytics']")
+    page.click("[data-consent-action='save']")
+
+
 def test_no_tracker_before_a_choice(visit: Any) -> None:
     page = visit()
     open_page(page)
@@ -168,9 +174,7 @@ def test_accept_all_loads_every_tracker_without_reload(visit: Any) -> None:
 def test_analytics_only_loads_only_analytics(visit: Any) -> None:
     page = visit()
     open_page(page)
-    page.click("[data-consent-action='customize']")
-    page.check("input[data-consent-category='analytics']")
-    page.click("[data-consent-action='save']")
+    choose_analytics_only(page)
     deadline = time.monotonic() + 5
     while not all(h in page.hosts for h in ANALYTICS_HOSTS) and time.monotonic() < deadline:
         page.wait_for_timeout(100)
@@ -182,9 +186,7 @@ def test_analytics_only_loads_only_analytics(visit: Any) -> None:
 def test_csp_stops_a_tracker_injected_after_analytics_only_consent(visit: Any) -> None:
     page = visit()
     open_page(page)
-    page.click("[data-consent-action='customize']")
-    page.check("input[data-consent-category='analytics']")
-    page.click("[data-consent-action='save']")
+    choose_analytics_only(page)
     page.wait_for_timeout(300)
     page.reload()
     page.wait_for_timeout(500)
@@ -200,9 +202,7 @@ def test_csp_stops_a_tracker_injected_after_analytics_only_consent(visit: Any) -
 def test_widening_a_decided_choice_reloads_to_pick_up_the_wider_policy(visit: Any) -> None:
     page = visit()
     open_page(page)
-    page.click("[data-consent-action='customize']")
-    page.check("input[data-consent-category='analytics']")
-    page.click("[data-consent-action='save']")
+    choose_analytics_only(page)
     page.wait_for_timeout(300)
     page.reload()
     page.wait_for_function("() => window.consentGateway && window.consentGateway.getConsent().decided")
