@@ -190,7 +190,11 @@ class _Responder:
         origin_csp = headers.get("content-security-policy", "")
         if gw.csp.enabled:
             headers.append(gw.csp.header, gw.csp.policy(decision.blocked, decision.decided))
-        if "content-encoding" in headers or self.scope["method"] == "HEAD" or message["status"] in (204, 206, 304):
+        if self.scope["method"] == "HEAD":
+            del headers["content-length"]  # the GET body is rewritten, so the origin's length would be wrong
+            _make_private(headers)
+            return
+        if "content-encoding" in headers or message["status"] in (204, 206, 304):
             return
         nonce = _NONCE.search(origin_csp)
         lang = negotiate(None, request.get("accept-language"), gw.settings.languages, gw.settings.default_language)

@@ -238,3 +238,11 @@ def test_csp_header_stays_small_for_every_choice(settings: Settings) -> None:
         for refused in itertools.combinations(optional, n):
             for decided in (True, False):
                 assert len(gateway.csp.policy(frozenset(refused), decided)) < 4096
+
+
+async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    r = await client.head("/")
+    assert r.status_code == 200 and r.content == b""
+    assert "content-length" not in r.headers and r.headers["cache-control"].startswith("private")
+    assert "content-security-policy" in r.headers
