@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway import _tokenizer as tk
-from gateway.vendors import CATEGORIES, Catalogue, split_url
+from gateway.vendors import _REGEX_BODY_LIMIT, CATEGORIES, Catalogue, split_url
 
 DEFAULT_MAX_CARRY: Final = 64 * 1024
 
@@ -171,8 +171,27 @@ def _executable(script_type: str) -> bool:
     return script_type.split(";", 1)[0].strip().lower() in _JS_TYPES
 
 
-def _strictest(categories: list[str]) -> str:
+def _strictest(categories: list[str] | set[str]) -> str:
     return max(categories, key=_RANK.__getitem__)
+
+
+@functools.lru_cache(maxsize=8)
+def _inline_signatures(catalogue: Catalogue) -> tuple[re.Pattern[bytes] | None, dict[bytes, str]]:
+    """The catalogue's inline-signature alternation regrouped by first byte, and signature -> category.
+
+    Same alternatives in the same order (longest escaped pattern first), so finditer finds exactly what
+    ``Catalogue.vendors_for_inline_bytes`` finds; but sre no longer tries all of them at every byte, only
+    those that start with it, which makes the search several times faster on a typical snippet."""
+    by_signature = {s: v for v in catalogue.vendors for s in v.signatures}
+    escaped = sorted((re.escape(s.encode("ascii")) for s in by_signature), key=len, reverse=True)
+    if not escaped:
+        return None, {}
+    groups: dict[bytes, list[bytes]] = {}
+    for pattern in escaped:
+        first = pattern[:2] if pattern.startswith(b"\\") else pattern[:1]
+        groups.setdefault(first, []).append(pattern[len(first) :])
+    trie = b"|".join(first + b"(?:" + b"|".join(rest) + b")" for first, rest in groups.items())
+    return re.compile(trie), {s.encode("ascii"): v.category for s, v in by_signature.items()}
 
 
 class HtmlFilter:
@@ -482,8 +501,13 @@ class HtmlFilter:
         assert self._hold is not None
         body = b"".join(self._hold)
         # Only the first max_carry bytes decide, however the body was chunked.
-        vendors = self._catalogue.vendors_for_inline_bytes(body[: self._max_carry])
-        categories = [v.category for v in vendors if v.category in self._blocked]
+        head = body[: self._max_carry]
+        signatures, category_of = _inline_signatures(self._catalogue)
+        if len(head) > _REGEX_BODY_LIMIT or signatures is None:
+            categories = {v.category for v in self._catalogue.vendors_for_inline_bytes(head)}
+        else:
+            categories = {category_of[s] for s in signatures.findall(head)}
+        categories &= self._blocked
         tag = self._hold_tag
         if categories:
             attrs = _SCRIPT_PICKER(tag, self._hold_name_end)
