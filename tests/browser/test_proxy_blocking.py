@@ -214,3 +214,21 @@ def test_widening_a_decided_choice_reloads_to_pick_up_the_wider_policy(visit: An
         page.wait_for_timeout(100)
     assert "connect.facebook.net" in page.hosts and "www.youtube.com" in page.hosts
     assert page.evaluate("window.cspViolations || []") == []
+
+
+def test_blocked_video_shows_a_placeholder_until_its_button_loads_it(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    page.click("[data-consent-action='reject-all']")
+    page.wait_for_timeout(300)
+    iframe = page.locator("iframe[title='YouTube video player']")
+    placeholder = page.locator(".consent-placeholder")
+    assert not iframe.is_visible() and placeholder.is_visible()
+    assert "YouTube" in placeholder.inner_text()
+    placeholder.locator("button").click()
+    page.wait_for_function("() => document.querySelector(\"iframe[title='YouTube video player']\").src")
+    assert iframe.is_visible() and placeholder.count() == 0
+    deadline = time.monotonic() + 5
+    while "www.youtube.com" not in page.hosts and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert "www.youtube.com" in page.hosts
