@@ -76,6 +76,8 @@ _BORING_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >\"']*+)[^>\"'=]*+)*+>"
 )
 _BORING_NAME = rb"[a-z][a-z0-9\-]*+(?=[\t\n\f\r />])"
+_BORING_ATTRS_NO_GT = _BORING_ATTRS.replace(rb"\"[^\"]*+\"|'[^']*+'", rb"\"[^\">]*+\"|'[^'>]*+'")
+assert _BORING_ATTRS_NO_GT != _BORING_ATTRS
 
 # Loading elements whose every value is plainly relative (no "//", ":", "\\", "&", tab or newline, so no
 # scheme, host or disguise) cannot reach a third party and need no Python either: first-party images are
@@ -84,21 +86,62 @@ _RELATIVE_LOADING = (b"img", b"image", b"source", b"input", b"video", b"audio", 
                      b"object")
 
 
-def _relative_attrs(first_party: bytes) -> bytes:
-    """Attributes whose values are relative, or absolute on a first-party host when ``first_party`` (an
-    alternation of escaped host names, suffix-matched) is given: WordPress and friends write every image
-    URL in full, and those tags should not cost a trip through Python either."""
+def _relative_values(first_party: bytes, no_gt: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """Double-quoted, single-quoted and unquoted values that are relative URLs, or absolute on a first-party
+    host when ``first_party`` (an alternation of escaped host names, suffix-matched) is given: WordPress and
+    friends write every image URL in full, and those tags should not cost a trip through Python either.
+    ``no_gt=b">"`` keeps ">" out of quoted values."""
     extra = b""
     if first_party:
         host = rb"//(?:[a-z0-9\-]+\.)*(?:" + first_party + rb")(?=[/?#\"' ,>\t\n\f\r])"
         extra = rb"|(?:(?<=http)|(?<=https)):" + host + rb"|" + host
-    dq = rb"\"(?:[^\"/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+\""
-    sq = rb"'(?:[^'/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+'"
+    dq = rb"\"(?:[^\"" + no_gt + rb"/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+\""
+    sq = rb"'(?:[^'" + no_gt + rb"/:\\&\t\n\r]++|/(?![/\t\n\r])" + extra + rb")*+'"
     uq = rb"(?:[^\t\n\f\r >\"'/:\\&]++|/(?!/)" + extra + rb")++"
+    return dq, sq, uq
+
+
+def _relative_attrs(first_party: bytes, no_gt: bytes = b"") -> bytes:
+    """Attributes whose values are all relative URLs (see _relative_values), read like _BORING_ATTRS."""
+    dq, sq, uq = _relative_values(first_party, no_gt)
     return (
         rb"[^>\"'=:\\&]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
         rb"(?:" + dq + rb"|" + sq + rb"|" + uq + rb")[^>\"'=:\\&]*+)*+>"
     )
+
+
+# The second chance for a tag that the fast patterns above turn down (a style attribute, a ":" in sizes= or
+# alt=, upper case, "name =" ...): its attributes are read one by one exactly the way START_TAG reads them,
+# so the tag ends where the tokenizer says; a style value must be inert (no "url(", and no "@" or "&" that
+# could spell an @import or an escaped url) and on a loading element every attribute that can hold a URL
+# must be relative. Quoted values may not contain ">", so the tag ends at its first ">", and a lookahead
+# keeps the tag within max_carry bytes: a longer one is decided by Python on its beginning, never here.
+_URL_NAMES = rb"(?i:src|srcset|href|xlink:href|poster|data|imagesrcset)"  # all of html_filter._URL_ATTRS
+_NAME_ENDS = rb"(?![^\t\n\f\r />=])"
+_DELIM = rb"(?=[\t\n\f\r />])"
+_VALUE_NO_GT = rb"\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+"
+_NOT_URL = rb"[uU](?!(?i:rl\())"
+_INERT_STYLE = (
+    rb"\"(?:[^\">&@uU]++|" + _NOT_URL + rb")*+\"|'(?:[^'>&@uU]++|" + _NOT_URL + rb")*+'"
+    rb"|(?![\"'])(?:[^\t\n\f\r >&@uU]++|" + _NOT_URL + rb")++(?![^\t\n\f\r >])"
+)
+
+
+def _named_attr(name: bytes, value: bytes) -> bytes:
+    """One attribute called ``name`` (a whole attribute name) whose value, if it has one, is ``value``."""
+    return (
+        name + _NAME_ENDS + rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:" + value + rb"|(?=>))|(?![\t\n\f\r ]*=))"
+    )
+
+
+def _checked_attrs(url_value: bytes | None = None) -> bytes:
+    """The attributes of a tag and its ">", checked as described above; ``url_value`` on loading elements."""
+    special, checked = rb"(?i:style)", [_named_attr(rb"(?i:style)", _INERT_STYLE)]
+    if url_value is not None:
+        special = rb"(?:(?i:style)|" + _URL_NAMES + rb")"
+        checked.append(_named_attr(_URL_NAMES, url_value))
+    other = rb"(?!" + special + _NAME_ENDS + rb")" + _named_attr(rb"[^\t\n\f\r />][^\t\n\f\r />=]*+", _VALUE_NO_GT)
+    return rb"(?:[\t\n\f\r /]++|" + b"|".join([*checked, other]) + rb")*+>"
 
 
 def _raw_until(name: bytes, text: bytes = rb"[^<]") -> bytes:
@@ -115,17 +158,39 @@ _INERT_CSS = rb"(?:[^<@uU]|@(?!(?i:import))|[uU](?!(?i:rl\()))"
 # Text and complete tags that need no attention, consumed inside the regex engine. It stops at a "<"
 # that needs Python (an interesting or incomplete construct) or at the end of the buffer. Raw-text
 # elements that cannot be rewritten (textarea and title, first-party iframes, style blocks with no url()
-# or @import) are taken with their text when their end tag is already in the buffer.
-def _skip_after(first_party: bytes) -> re.Pattern[bytes]:
+# or @import) are taken with their text when their end tag is already in the buffer, and so is a whole
+# inline <svg> (an icon) made of elements that neither load anything nor end foreign content.
+def _skip_after(first_party: bytes, max_carry: int) -> re.Pattern[bytes]:
+    dq, sq, uq = _relative_values(first_party, b">")
+    loading_attrs = _checked_attrs(dq + rb"|" + sq + rb"|" + uq + rb"(?![^\t\n\f\r >])")
+    plain_attrs = rb"(?:" + _BORING_ATTRS_NO_GT + rb"|" + _checked_attrs() + rb")"
+
+    def bounded(name_len: int) -> bytes:
+        """After "<" and a name of at most ``name_len`` bytes: the tag's first ">" is within max_carry."""
+        return rb"(?=[^>]{0,%d}>)" % max(0, max_carry - 2 - name_len)
+
+    # Inside <svg>: what SKIP_FOREIGN skips, and start tags Python would pass unchanged (no breakout tag,
+    # no nested svg/math, nothing that loads) up to the </svg> that ends foreign content.
+    foreign_start = rb"<(?!" + _names((*BREAKOUT, b"font", b"svg", b"math", *LOADING)) + rb"[\t\n\f\r />])"
+    foreign_start += rb"[a-zA-Z](?=[^>]{0,%d}>)" % max(0, max_carry - 3) + rb"[^\t\n\f\r />]*+" + plain_attrs
+    foreign = rb"(?:[^<]++|<(?:" + b"|".join(a[1:] for a in (foreign_start, *_FOREIGN)) + rb"))*+"
     return _skip(
         rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
         _BOGUS_END,
-        rb"<(?!" + _trie(LOADING + STATEFUL) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
-        rb"<" + _trie(_RELATIVE_LOADING) + rb"(?=[\t\n\f\r />])" + _relative_attrs(first_party),
-        rb"<textarea(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"textarea"),
-        rb"<title(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"title"),
-        rb"<iframe(?=[\t\n\f\r />])" + _relative_attrs(first_party) + _raw_until(b"iframe"),
-        rb"<style(?=[\t\n\f\r />])" + _BORING_ATTRS + _raw_until(b"style", _INERT_CSS),
+        rb"<(?!" + _trie((*LOADING, *STATEFUL)) + rb"[\t\n\f\r />])" + _BORING_NAME + _BORING_ATTRS,
+        rb"<" + _trie(_RELATIVE_LOADING) + _DELIM + _relative_attrs(first_party),
+        # Second chances for what the fast forms turned down: lower-case names, checked before the bound (a
+        # name of up to 63 bytes; <body> is left to Python, which puts pending early_html there).
+        rb"<(?!" + _trie((*LOADING, *STATEFUL, b"body")) + rb"[\t\n\f\r />])[a-z][a-z0-9\-]{0,62}+"
+        + _DELIM + bounded(63) + _checked_attrs(),
+        rb"<" + _trie(_RELATIVE_LOADING) + _DELIM + bounded(6) + loading_attrs,
+        rb"</(?!" + _names((b"svg", b"math", b"head")) + rb"[\t\n\f\r />])" + _NAME + _ATTRS + rb">",
+        # Raw text and foreign content, whole.
+        rb"<textarea" + _DELIM + bounded(8) + plain_attrs + _raw_until(b"textarea"),
+        rb"<title" + _DELIM + bounded(5) + plain_attrs + _raw_until(b"title"),
+        rb"<iframe" + _DELIM + bounded(6) + _relative_attrs(first_party, b">") + _raw_until(b"iframe"),
+        rb"<style" + _DELIM + bounded(5) + plain_attrs + _raw_until(b"style", _INERT_CSS),
+        rb"<svg" + _DELIM + bounded(3) + plain_attrs + rb"(?:(?<=/>)|" + foreign + rb"</(?i:svg)[\t\n\f\r ]*+>)",
         _LT_TEXT,
         _COMMENT,
         _DECL,
@@ -133,17 +198,12 @@ def _skip_after(first_party: bytes) -> re.Pattern[bytes]:
     )
 
 
-SKIP_AFTER = _skip_after(b"")
-
-
 @functools.lru_cache(maxsize=64)
-def skip_after(first_party: frozenset[str]) -> re.Pattern[bytes]:
-    """SKIP_AFTER that also passes loading tags whose absolute URLs are on the site's own hosts
-    (lower-case ASCII spelling only; anything else still goes to Python, which is exact)."""
-    hosts = sorted(h for h in first_party if h.isascii() and h)
-    if not hosts:
-        return SKIP_AFTER
-    return _skip_after(b"|".join(re.escape(h.lower().encode("ascii")) for h in hosts))
+def skip_after(first_party: frozenset[str], max_carry: int) -> re.Pattern[bytes]:
+    """The skip pattern once the banner is in. Loading tags whose absolute URLs are on the site's own hosts
+    pass too (lower-case ASCII spelling only; anything else still goes to Python, which is exact)."""
+    hosts = sorted(h.lower() for h in first_party if h.isascii() and h)
+    return _skip_after(b"|".join(re.escape(h.encode("ascii")) for h in hosts), max_carry)
 
 
 # Before injection only whitespace, comments, doctype and the document's opening tags are skipped.
@@ -164,7 +224,7 @@ SKIP_BEFORE = re.compile(
 
 # Inside <svg>/<math> every start tag goes to Python, which watches for the HTML tags that end foreign
 # content ("breakout" tags such as <p> or <div>); inline SVG is small, so the slower path costs little.
-SKIP_FOREIGN = _skip(
+_FOREIGN = (
     rb"</(?!" + _names((b"svg", b"math")) + rb"[\t\n\f\r />])" + _NAME + _ATTRS + rb">",
     _LT_TEXT,
     _COMMENT,
@@ -172,6 +232,7 @@ SKIP_FOREIGN = _skip(
     _PI,
     _BOGUS_END,
 )
+SKIP_FOREIGN = _skip(*_FOREIGN)
 BREAKOUT = frozenset(
     b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img li listing "
     b"menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var".split()

@@ -225,7 +225,7 @@ class HtmlFilter:
         wide = bool(self._encoding) and self._encoding.startswith(("utf-16", "utf-32"))  # type: ignore[union-attr]
         self._passthrough = (self._injected and not self._early and not self._blocked) or wide
         self._url_categories: dict[str, str] = {}  # a page repeats its URLs; bounded
-        self._skip = tk.skip_after(plan.first_party)
+        self._skip = tk.skip_after(plan.first_party, max_carry)
         self._placeholders: dict[tuple[str, str], bytes] = {}
 
     # -- public API -----------------------------------------------------------------------------------------
