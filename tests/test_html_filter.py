@@ -246,6 +246,53 @@ TAG_FORMS = [
         '<script type="text/plain" data-consent-category="marketing" data-consent-type="text/javascript">'
         "gtag('config', 'G-1'); fbq('init', '1');</script>",
     ),
+    # Tags that the skip patterns read exactly (style=, ":" in other attributes, inline svg) must still be
+    # rewritten when they carry a tracker.
+    (
+        "style attribute with a blocked url()",
+        f'<div class="hero" style="color:#fff; background:url({TRACKER}/bg.png)">x</div>',
+        '<div data-consent-category="marketing" class="hero" '
+        f'data-consent-style="color:#fff; background:url({TRACKER}/bg.png)">x</div>',
+    ),
+    (
+        "entity-spelled url() in a style attribute",
+        f'<div title="url(" style="background:u&#114;l({TRACKER}/bg.png)">x</div>',
+        '<div data-consent-category="marketing" title="url(" '
+        f'data-consent-style="background:u&#114;l({TRACKER}/bg.png)">x</div>',
+    ),
+    (
+        "@import in the style attribute of an img",
+        f"<img src=\"/a.png\" style=\"@import '{TRACKER}/s.css'\">",
+        f"<img data-consent-category=\"marketing\" src=\"/a.png\" data-consent-style=\"@import '{TRACKER}/s.css'\">",
+    ),
+    (
+        "tracker img with colons in alt and sizes",
+        f'<img alt="Note: pixel" sizes="(max-width: 600px) 100vw" src="{TRACKER}/x.gif">',
+        '<img data-consent-category="marketing" alt="Note: pixel" sizes="(max-width: 600px) 100vw" '
+        f'data-consent-src="{TRACKER}/x.gif">',
+    ),
+    (
+        "source with one tracker URL in its srcset",
+        f'<picture><source sizes="(max-width: 600px) 100vw" srcset="/a.webp 1x, {TRACKER}/b.webp 2x"></picture>',
+        '<picture><source data-consent-category="marketing" sizes="(max-width: 600px) 100vw" '
+        f'data-consent-srcset="/a.webp 1x, {TRACKER}/b.webp 2x"></picture>',
+    ),
+    (
+        "svg image inside an icon",
+        f'<svg class="icon" viewBox="0 0 1 1"><g><image href="{TRACKER}/i.png"/></g></svg>',
+        '<svg class="icon" viewBox="0 0 1 1"><g><image data-consent-category="marketing" '
+        f'data-consent-href="{TRACKER}/i.png"/></g></svg>',
+    ),
+    (
+        "breakout tag ends an svg before a tracker img",
+        f'<svg><path d="M0 0"/><p>x<img src="{TRACKER}/x.gif"></svg>',
+        f'<svg><path d="M0 0"/><p>x<img data-consent-category="marketing" data-consent-src="{TRACKER}/x.gif"></svg>',
+    ),
+    (
+        "upper-case svg end tag, then a tracker",
+        f'<svg><use href="#i"></use></SVG ><img src="{TRACKER}/x.gif">',
+        f'<svg><use href="#i"></use></SVG ><img data-consent-category="marketing" data-consent-src="{TRACKER}/x.gif">',
+    ),
 ]
 
 UNCHANGED = [
@@ -274,6 +321,20 @@ UNCHANGED = [
     ("plaintext", f'<plaintext><script src="{TRACKER}/t.js"></script>'),
     ("unterminated tag at EOF", f'<p>hi</p><img src="{TRACKER}/x.gif" alt="'),
     ("doctype and processing", "<!DOCTYPE html><html><body><p>a < b and c<d</p></body></html>"),
+    ("inline svg icon",
+     '<a href="/x">More <svg class="icon" width="16" height="16" aria-hidden="true">'
+     '<use href="#arrow"></use></svg></a>'),
+    ("svg with camelCase elements and a title",
+     '<svg viewBox="0 0 24 24"><title>Arrow</title><defs><linearGradient id="g"><stop offset="0"/></linearGradient>'
+     '</defs><path d="M0 0h24v24H0z" fill="url(#g)"/></svg>'),
+    ("inert style attributes",
+     "<div style=\"color:red; margin: 0 auto\">x</div><SPAN STYLE='font-weight:bold'>y</SPAN>"),
+    ("first-party images with colons in alt and sizes",
+     '<picture><source type="image/webp" srcset="/a.webp 400w, /b.webp 800w" sizes="(max-width: 600px) 100vw, 33vw">'
+     '<img src="https://wgp.kz/a.jpg" alt="Проект: 1" width="400"></picture>'),
+    ("textarea and title text",
+     '<textarea name="m" rows="4"><img src="//t.example/x"></textarea><title>a <b> c</title>'),
+    ("style block without url()", "<style>.a{color:red}.b:hover{background:#fff}</style>"),
 ]
 
 
