@@ -172,6 +172,8 @@ def _executable(script_type: str) -> bool:
 
 
 def _strictest(categories: list[str] | set[str]) -> str:
+    if len(categories) == 1:
+        return next(iter(categories))
     return max(categories, key=_RANK.__getitem__)
 
 
@@ -398,8 +400,8 @@ class HtmlFilter:
         """(tag, first blocked URL, category); the tag unchanged unless something in it is blocked."""
         url_names = _URL_ATTRS.get(name, ())
         view = tag[: self._max_carry] if partial else tag
-        if not _may_load_third_party(view) or not url_names and b"url(" not in view.lower():
-            return tag, "", ""
+        if _ABSOLUTE.search(view) is None or not url_names and (b"(" not in view or b"url(" not in view.lower()):
+            return tag, "", ""  # every URL relative; or no URL attribute and no url()
         attrs = _PICKERS.get(name, _STYLE_PICKER)(view, name_end)
         first: dict[bytes, tk.Attr] = {}
         for a in attrs:
@@ -783,13 +785,9 @@ def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:
     return handler
 
 
+# A tag in which every URL is relative (no "//", no scheme, nothing escaped or disguised) cannot load from
+# a third party. Most tags on a page are first-party images and links; this keeps them off the slow path.
 _ABSOLUTE = re.compile(rb"//|[:\\&]|/[\t\n\r]")
-
-
-def _may_load_third_party(tag: bytes) -> bool:
-    """False when every URL in the tag is relative: no "//", no scheme, nothing escaped or disguised.
-    Most tags on a page are first-party images and links; this keeps them off the slow path."""
-    return _ABSOLUTE.search(tag) is not None
 
 
 def _css_match_url(m: re.Match[str] | re.Match[bytes]) -> Any:
