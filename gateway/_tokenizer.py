@@ -40,7 +40,14 @@ SKIPPED_BEFORE_INJECTION = (b"html", b"head", b"base")
 
 
 def _names(names: tuple[bytes, ...]) -> bytes:
-    return b"(?i:" + b"|".join(sorted(names, key=len, reverse=True)) + b")"
+    """Case-insensitive alternation of lower-case names (always followed by a delimiter check), grouped
+    by first letter as ``[dD](?i:iv|l)``: sre rejects a character class at a glance, not (?i:d)."""
+    groups: dict[bytes, list[bytes]] = {}
+    for name in sorted(set(names), key=len, reverse=True):
+        groups.setdefault(name[:1], []).append(re.escape(name[1:]))
+    return b"(?:" + b"|".join(
+        b"[" + first + first.upper() + b"](?i:" + b"|".join(rest) + b")" for first, rest in groups.items()
+    ) + b")"
 
 
 _COMMENT = rb"<!--(?:-?>|[\s\S]*?--!?>)"
