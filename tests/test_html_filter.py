@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
+from gateway import _tokenizer, html_filter
 from gateway.html_filter import FilterPlan, HtmlFilter, sniff_charset
 from gateway.vendors import Catalogue
 
@@ -692,3 +694,11 @@ def test_early_html_goes_before_the_first_script_once(page: str, expected: str) 
 
 def test_early_html_alone_is_not_a_pass_through() -> None:
     assert filt("<head><script src=/a.js></script></head>", (), early_html=EARLY).startswith(f"<head>{EARLY}")
+
+
+def test_skip_patterns_know_every_element_and_attribute_the_filter_rewrites() -> None:
+    """The regex fast paths decide "nothing to rewrite" on their own; they must treat every element with URL
+    attributes as loading, and every URL attribute name as one whose value has to be relative."""
+    assert set(html_filter._URL_ATTRS) <= set(_tokenizer.LOADING)
+    url_names = re.compile(_tokenizer._URL_NAMES)
+    assert all(url_names.fullmatch(n) for names in html_filter._URL_ATTRS.values() for n in names)
