@@ -433,6 +433,13 @@ class HtmlFilter:
             return tag, "", ""
         category = _strictest(categories)
         insert = b' data-consent-category="' + category.encode() + b'"'
+        if name == b"iframe":
+            # Hidden while blocked (the placeholder after it stands in); the banner restores the original style.
+            if b"style" in first:
+                renames.add(b"style")
+            else:
+                insert += b' data-consent-style=""'
+            insert += b' style="display:none"'
         return _rename(tag, name_end, attrs, renames, insert), blocked_url, category
 
     def _link_loads(self, first: dict[bytes, tk.Attr]) -> bool:
@@ -752,6 +759,14 @@ class HtmlFilter:
 _Handler = Callable[[HtmlFilter, bytes, memoryview, int, _Out, bool], int]
 
 
+# Inline, so the placeholder has its final size from the first byte (no layout shift when a stylesheet
+# arrives) and a site's own CSS for .consent-placeholder still applies where it sets !important.
+_PLACEHOLDER_STYLE = ("display:flex;flex-direction:column;align-items:flex-start;gap:.5em;box-sizing:border-box;"
+                      "max-width:560px;padding:1em;border:1px dashed #8a94a0;border-radius:6px;"
+                      "background:#f4f6f8;color:#1b1f24;font:15px/1.5 system-ui,sans-serif")
+_BUTTON_STYLE = "font:inherit;padding:.4em 1em;border:0;border-radius:4px;background:#0a4d8c;color:#fff;cursor:pointer"
+
+
 @functools.lru_cache(maxsize=256)
 def _placeholder_markup(template: str, label: str, category: str, title: str, charset: str) -> bytes:
     """Placeholder after a blocked iframe; the template's last sentence is the button label."""
@@ -762,9 +777,9 @@ def _placeholder_markup(template: str, label: str, category: str, title: str, ch
     else:
         message += "."
     markup = (
-        f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}">'
-        f"<p>{html.escape(message)}</p>"
-        f'<button type="button" data-consent-load>{html.escape(button)}</button></div>'
+        f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="{category}" '
+        f'style="{_PLACEHOLDER_STYLE}"><p style="margin:0">{html.escape(message)}</p>'
+        f'<button type="button" data-consent-load style="{_BUTTON_STYLE}">{html.escape(button)}</button></div>'
     )
     return markup.encode(charset, "xmlcharrefreplace")
 

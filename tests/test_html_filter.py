@@ -46,10 +46,16 @@ def filt(html: str, blocked: Iterable[str] = NOTHING_GRANTED, **kwargs: object) 
 
 # -- every element and attribute form: input, then exactly what the browser receives -------------------------
 
+PLACEHOLDER_STYLE = (
+    "display:flex;flex-direction:column;align-items:flex-start;gap:.5em;box-sizing:border-box;max-width:560px;"
+    "padding:1em;border:1px dashed #8a94a0;border-radius:6px;background:#f4f6f8;color:#1b1f24;"
+    "font:15px/1.5 system-ui,sans-serif"
+)
+BUTTON_STYLE = "font:inherit;padding:.4em 1em;border:0;border-radius:4px;background:#0a4d8c;color:#fff;cursor:pointer"
 YT_PLACEHOLDER = (
-    '<div class="consent-placeholder" data-consent-placeholder data-consent-category="marketing">'
-    "<p>YouTube: blocked until you allow marketing.</p>"
-    '<button type="button" data-consent-load>Load</button></div>'
+    f'<div class="consent-placeholder" data-consent-placeholder data-consent-category="marketing" '
+    f'style="{PLACEHOLDER_STYLE}"><p style="margin:0">YouTube: blocked until you allow marketing.</p>'
+    f'<button type="button" data-consent-load style="{BUTTON_STYLE}">Load</button></div>'
 )
 
 TAG_FORMS = [
@@ -100,8 +106,15 @@ TAG_FORMS = [
     (
         "iframe gets a placeholder naming the vendor",
         '<iframe width="560" src="https://www.youtube.com/embed/x" allowfullscreen></iframe><p>after</p>',
-        '<iframe data-consent-category="marketing" width="560" data-consent-src="https://www.youtube.com/embed/x" '
-        "allowfullscreen></iframe>" + YT_PLACEHOLDER + "<p>after</p>",
+        '<iframe data-consent-category="marketing" data-consent-style="" style="display:none" width="560" '
+        'data-consent-src="https://www.youtube.com/embed/x" allowfullscreen></iframe>' + YT_PLACEHOLDER + "<p>after</p>",
+    ),
+    (
+        "blocked iframe keeps its own style for later",
+        '<iframe style="border:0" src="https://player.vimeo.com/video/1"></iframe>',
+        '<iframe data-consent-category="marketing" style="display:none" data-consent-style="border:0" '
+        'data-consent-src="https://player.vimeo.com/video/1"></iframe>'
+        + YT_PLACEHOLDER.replace("YouTube", "Vimeo"),
     ),
     (
         "embed",
@@ -541,8 +554,8 @@ def test_windows_1251_page_round_trip(encoding: str | None) -> None:
     out = run(page, p, [97], encoding=encoding)
     text = out.decode("cp1251")
     assert "<title>Инжиниринг</title>" in text and "<p>Атырау</p>" in text
-    assert "<p>YouTube: заблокировано до согласия на marketing.</p>" in text
-    assert "data-consent-load>Ж&#1199;ктеу</button>" in text  # "ү" is not in windows-1251
+    assert '<p style="margin:0">YouTube: заблокировано до согласия на marketing.</p>' in text
+    assert "cursor:pointer\">Ж&#1199;ктеу</button>" in text  # "ү" is not in windows-1251
 
 
 def test_utf16_page_passes_through_untouched() -> None:
