@@ -1,6 +1,6 @@
 """ConsentMiddleware overhead: the same Starlette app bare and wrapped, served by uvicorn, loaded by wrk.
 
-Measured in the same run, interleaved, twice each (the better kept): a 30 KB non-HTML asset (goal: at least
+Measured in the same run, interleaved rounds (the best kept): a 30 KB non-HTML asset (goal: at least
 0.90 of the bare app's throughput) and an 11 KB HTML page with trackers, rewritten per visitor. Visitors send
 a valid consent cookie (analytics granted), so the signed-cookie check is on the hot path.
 Run: ``.venv/bin/python bench/bench_middleware.py [--seconds 5]``.
@@ -67,13 +67,23 @@ def consent_cookie() -> str:
     return CookieSigner((KEY,), 180 * 86400).dumps(state)
 
 
-def wrk(url: str, seconds: int, cookie: str) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server process: steadier than req/s on a shared, noisy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, cookie: str, pid: int | None = None) -> tuple[float, float]:
+    """(requests per second, server CPU microseconds per request)."""
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "-H", f"Cookie: wgp_consent={cookie}",
                           "-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36", url],
                          capture_output=True, text=True, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return float(match.group(1))
+    total = re.search(r"(\d+) requests in", out)
+    assert match and total, out
+    cpu = (cpu_seconds(pid) - before) / int(total.group(1)) * 1e6 if pid else 0.0
+    return float(match.group(1)), cpu
 
 
 def wait(url: str) -> None:
@@ -90,6 +100,7 @@ def wait(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best run is kept")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -103,21 +114,28 @@ def main() -> None:
             for port in ports.values():
                 wait(f"http://127.0.0.1:{port}/app.js")
             results: dict[tuple[str, str], float] = {}
-            for _round in range(2):
+            cpu: dict[tuple[str, str], float] = {}
+            pids = dict(zip(ports, (p.pid for p in procs)))
+            for _round in range(args.rounds):
                 for path in ("/app.js", "/page.html"):
                     for name, port in ports.items():
                         url = f"http://127.0.0.1:{port}{path}"
                         wrk(url, 1, cookie)  # warm-up
-                        rps = wrk(url, args.seconds, cookie)
+                        rps, us = wrk(url, args.seconds, cookie, pids[name])
                         results[(name, path)] = max(results.get((name, path), 0.0), rps)
+                        cpu[(name, path)] = min(cpu.get((name, path), float("inf")), us)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait()
-    print(f"{'response':<26}{'bare req/s':>12}{'middleware':>12}{'ratio':>8}")
+    print(f"load: wrk, 32 connections, {args.seconds}s per run after 1s warm-up, best of {args.rounds} rounds")
+    print(f"{'response':<26}{'bare req/s':>11}{'middleware':>11}{'ratio':>7}"
+          f"{'bare CPU us/req':>17}{'mw CPU us/req':>15}{'CPU ratio':>11}")
     for path, label in (("/app.js", "30 KB asset (non-HTML)"), ("/page.html", "11 KB HTML, rewritten")):
         bare, mw = results[("bare", path)], results[("middleware", path)]
-        print(f"{label:<26}{bare:>12.0f}{mw:>12.0f}{mw / bare:>8.2f}")
+        cb, cm = cpu[("bare", path)], cpu[("middleware", path)]
+        print(f"{label:<26}{bare:>11.0f}{mw:>11.0f}{mw / bare:>7.2f}{cb:>17.0f}{cm:>15.0f}{cb / cm:>11.2f}")
+    print("ratio = middleware / bare throughput; CPU ratio = bare / middleware CPU per request (1.0 = free)")
 
 
 if __name__ == "__main__":
