@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gzip
 import socket
@@ -140,3 +141,26 @@ async def test_a_page_of_known_length_is_rewritten_once_then_served_from_cache(g
     assert len(consent.cache.entries) == 1
     second = await gateway.get("/", headers={"accept-encoding": "identity"})
     assert len(consent.cache.entries) == 1 and second.content == first.content
+
+
+async def test_truncated_upstream_body_is_never_passed_off_as_complete(settings: Settings) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: 1000\r\n\r\nvar a = 1;")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    app = create_app(dataclasses.replace(settings, upstream=f"http://127.0.0.1:{port}"))
+    await app.gateway.startup()
+    await app.proxy.startup()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://wgp.kz") as client:
+            with pytest.raises(Exception):
+                await client.get("/app.js")
+    finally:
+        await app.proxy.aclose()
+        await app.gateway.shutdown()
+        server.close()
+        await server.wait_closed()
