@@ -142,21 +142,31 @@ class _Responder:
         self.plan: FilterPlan | None = None
         self.encoding: str | None = None
         self.filter: HtmlFilter | None = None
+        self.start: Message | None = None
 
     def send_with(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self._start(message)
-                await send(message)
+                if self.plan is None:
+                    await send(message)
+                else:
+                    self.start = message  # held until the first body message says whether the page is whole
             elif message["type"] == "http.response.body" and self.plan is not None:
                 body = message.get("body", b"")
                 more = message.get("more_body", False)
-                if self.filter is None and not more:  # the whole page in one message
-                    self.plan, plan = None, self.plan
-                    await send({"type": "http.response.body", "body": self.mw.cache.rewrite(body, plan, self.encoding)})
-                    return
-                if self.filter is None:
+                if self.start is not None:
+                    start, self.start = self.start, None
+                    if not more:  # the whole page in one message: rewrite once, send with its exact length
+                        out = self.mw.cache.rewrite(body, self.plan, self.encoding)
+                        self.plan = None
+                        start["headers"].append((b"content-length", str(len(out)).encode()))
+                        await send(start)
+                        await send({"type": "http.response.body", "body": out})
+                        return
+                    await send(start)
                     self.filter = HtmlFilter(self.plan, encoding=self.encoding)
+                assert self.filter is not None
                 out = self.filter.feed(body)
                 if not more:
                     out += self.filter.close()

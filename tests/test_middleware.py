@@ -246,3 +246,11 @@ async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[http
     assert r.status_code == 200 and r.content == b""
     assert "content-length" not in r.headers and r.headers["cache-control"].startswith("private")
     assert "content-security-policy" in r.headers
+
+
+async def test_whole_page_gets_its_exact_length_streamed_page_none(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, _ = site
+    whole = await client.get("/")
+    assert int(whole.headers["content-length"]) == len(whole.content) > len(PAGE)
+    streamed = await client.get("/stream")
+    assert "content-length" not in streamed.headers and streamed.content == whole.content
