@@ -7,6 +7,7 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -86,7 +87,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             print(f"demo: created a development signing key in {path} (never use it in production)", file=sys.stderr)
         keys = (path.read_text(encoding="utf-8").strip(),)
     local = tuple(f"http://{h}:{settings.port}" for h in ("127.0.0.1", "localhost"))
-    settings = dataclasses.replace(settings, secret_keys=keys, demo=True, origins=settings.origins + local)
+    token = settings.admin_token or secrets.token_urlsafe(16)
+    settings = dataclasses.replace(settings, secret_keys=keys, demo=True, origins=settings.origins + local,
+                                   admin_token=token)
+    if not os.environ.get("GATEWAY_ADMIN_TOKEN") and not os.environ.get("GATEWAY_ADMIN_TOKEN_FILE"):
+        print(f"demo: dashboard at http://{settings.host}:{settings.port}{settings.prefix}/admin/ "
+              f"(any user name, password {token}; made for this run only)", file=sys.stderr)
     where = settings.upstream or "the built-in demo site"
     print(f"demo: open http://{settings.host}:{settings.port}/ ({where}); consent log in {settings.database_url}",
           file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.cli import main
@@ -75,3 +77,19 @@ def test_module_entry_point_matches_console_script() -> None:
 
     proc = subprocess.run([sys.executable, "-m", "gateway", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("consent-gateway ")
+
+
+def test_demo_makes_a_dev_key_and_a_dashboard_password_and_says_so(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gateway.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_run", lambda settings, workers: seen.setdefault("s", settings) and 0)
+    for name in ("GATEWAY_ADMIN_TOKEN", "GATEWAY_ADMIN_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys, monkeypatch, "demo", "--data-dir", str(tmp_path), "--port", "8123")
+    settings = seen["s"]
+    assert code == 0 and (tmp_path / "dev-secret.key").exists()
+    assert settings.secret_keys == ((tmp_path / "dev-secret.key").read_text().strip(),)
+    assert settings.admin_token and f"password {settings.admin_token}" in err
+    assert "development signing key" in err and "http://127.0.0.1:8123" in " ".join(settings.origins)
