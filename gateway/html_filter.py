@@ -131,6 +131,7 @@ class FilterPlan:
     head_html: str = ""  # injected before </head> (or at <body> start); "" = inject nothing (bots)
     early_html: str = ""  # injected before the page's first <script> (or with head_html): Consent Mode defaults
     category_labels: tuple[tuple[str, str], ...] = ()  # category id -> its title in the page's language
+    banner_path: str = ""  # a page that already loads a script with this in its src keeps its own (no head_html)
     nonce: bool = True  # copy the page's CSP nonce onto injected <script> tags
     placeholder: str = "{vendor}: blocked until you allow {category}. Load"  # last sentence = button label
 
@@ -460,7 +461,10 @@ class HtmlFilter:
             out.append(tag)  # JSON-LD, importmap, templates: data, never executed
             return
         if b"src" in first:
-            category = self._blocked_category(self._value(first, b"src"))
+            src = self._value(first, b"src")
+            if not self._injected and self._plan.banner_path and self._plan.banner_path in src:
+                self._injected = True  # the page embeds the banner itself: never load it twice
+            category = self._blocked_category(src)
             out.append(_block_script(tag, name_end, attrs, category, b"src") if category else tag)
             return
         self._hold, self._hold_size = [], 0

@@ -81,6 +81,7 @@ class ConsentMiddleware:
             blocked=decision.blocked, catalogue=gw.catalogue, first_party=self.first_party | {host},
             head_html=gw.head_html(decision, nonce), early_html=gw.early_html(decision, nonce),
             placeholder=gw.placeholder(lang), category_labels=gw.category_labels(lang),
+            banner_path=f"{gw.settings.prefix}/banner.js",
         )
 
     def decision(self, state: ConsentState, user_agent: str) -> Decision:

@@ -715,3 +715,19 @@ def test_skip_patterns_know_every_element_and_attribute_the_filter_rewrites() ->
     assert set(html_filter._URL_ATTRS) <= set(_tokenizer.LOADING)
     url_names = re.compile(_tokenizer._URL_NAMES)
     assert all(url_names.fullmatch(n) for names in html_filter._URL_ATTRS.values() for n in names)
+
+
+def test_page_that_embeds_the_banner_keeps_its_own_and_gets_no_second() -> None:
+    page = '<head><script src="https://consent.wgp.kz/_consent/banner.js" defer></script></head><body>x</body>'
+    p = plan((), head_html="[B]", early_html=EARLY, banner_path="/_consent/banner.js")
+    whole = run(page.encode(), p).decode()
+    assert whole == f'<head>{EARLY}<script src="https://consent.wgp.kz/_consent/banner.js" defer></script></head><body>x</body>'
+    assert all(run(page.encode(), p, chunks=[i]).decode() == whole for i in range(1, len(page)))
+    other = '<head><script src="/js/app.js"></script></head>'
+    assert "[B]" in run(other.encode(), p).decode()
+
+
+def test_page_that_embeds_the_banner_by_relative_path_gets_no_second() -> None:
+    page = '<html><head><meta charset="utf-8"><script src="/_consent/banner.js" defer></script></head><body>x</body>'
+    p = plan((), head_html="[B]", early_html=EARLY, banner_path="/_consent/banner.js")
+    assert "[B]" not in run(page.encode(), p).decode()
