@@ -213,6 +213,10 @@ class _Responder:
         self.plan = self.mw.plan(decision, host, lang, nonce.group(1) if nonce else None)
         self.encoding = _charset(ctype.decode("latin-1"))
         del headers["content-length"]
+        # The origin's validators describe its bytes, not this visitor's rewrite: a 304 after a consent change
+        # would bring back another consent class's page from the browser cache.
+        del headers["etag"]
+        del headers["last-modified"]
         _make_private(headers)
         headers.add_vary_header("Cookie")
 

@@ -26,7 +26,8 @@ PAGE = f"<!doctype html><html><head><title>WGP</title>{GA}{OWN}</head><body><h1>
 
 
 async def page(request: Request) -> Response:
-    return HTMLResponse(PAGE, headers={"Cache-Control": "public, max-age=600"})
+    return HTMLResponse(PAGE, headers={"Cache-Control": "public, max-age=600", "ETag": '"v1"',
+                                       "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT"})
 
 
 async def cookies(request: Request) -> Response:
@@ -254,3 +255,10 @@ async def test_whole_page_gets_its_exact_length_streamed_page_none(site: tuple[h
     assert int(whole.headers["content-length"]) == len(whole.content) > len(PAGE)
     streamed = await client.get("/stream")
     assert "content-length" not in streamed.headers and streamed.content == whole.content
+
+
+async def test_rewritten_page_carries_no_origin_validators(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    """A 304 after a consent change must not revive another consent class's page from the browser cache."""
+    client, _ = site
+    r = await client.get("/")
+    assert "etag" not in r.headers and "last-modified" not in r.headers
