@@ -56,7 +56,7 @@ def _site_routes(settings: Settings) -> list[BaseRoute]:
         routes += [
             Route("/_demo/pixel.gif", _pixel),
             Mount("/_demo", app=StaticFiles(directory=demo_dir)),
-            Route("/", lambda r: Response((demo_dir / "index.html").read_bytes(), media_type="text/html; charset=utf-8")),
+            Route("/", _page((demo_dir / "index.html").read_bytes())),
         ]
     else:
         routes.append(Route("/", lambda r: PlainTextResponse(
@@ -67,6 +67,15 @@ def _site_routes(settings: Settings) -> list[BaseRoute]:
 def _gpc_json(settings: Settings) -> Any:
     async def endpoint(request: Request) -> Response:
         return JSONResponse({"gpc": True, "lastUpdate": settings.policy_version})
+
+    return endpoint
+
+
+def _page(body: bytes) -> Any:
+    """The demo's home page, read once at start-up."""
+
+    async def endpoint(request: Request) -> Response:
+        return Response(body, media_type="text/html; charset=utf-8")
 
     return endpoint
 

@@ -20,7 +20,8 @@ DEV_KEY_FILE = "dev-secret.key"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="consent-gateway", description="Self-hosted cookie and tracking-pixel consent gateway.")
+    parser = argparse.ArgumentParser(prog="consent-gateway",
+                                     description="Self-hosted cookie and tracking-pixel consent gateway.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML settings file (default: config/gateway.toml)")

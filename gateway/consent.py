@@ -42,10 +42,12 @@ class ConsentState:
     def blocked(self, categories: tuple[str, ...] = CATEGORIES) -> frozenset[str]:
         return frozenset(c for c in categories if not self.allows(c))
 
-    def current(self, policy_version: str, now: datetime, validity: timedelta) -> "ConsentState":
+    def current(self, policy_version: str, now: datetime, validity: timedelta) -> ConsentState:
         """This state if it still holds, else an undecided one that keeps the id (so the receipt stays reachable)."""
         if self.decided and self.is_stale(policy_version, now, validity):
-            return UNDECIDED if self.consent_id is None else replace(UNDECIDED, consent_id=self.consent_id, gpc=self.gpc)
+            if self.consent_id is None:
+                return UNDECIDED
+            return replace(UNDECIDED, consent_id=self.consent_id, gpc=self.gpc)
         return self
 
     def to_json(self, categories: tuple[str, ...], validity: timedelta) -> dict[str, object]:

@@ -172,7 +172,7 @@ class ReverseProxy:
             resp = await self._session.request(
                 scope["method"], self._target(scope), headers=headers, allow_redirects=False,
                 data=_request_body(receive, body_done) if has_body else None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return await _error(send, scope, 504, "The site did not answer in time.")
         except aiohttp.ClientError as exc:
             logger.warning("upstream error for %s %s: %r", scope["method"], scope["path"], exc)

@@ -124,7 +124,7 @@ def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: invalid TOML: {exc}") from None
     values: dict[str, tuple[Any, str]] = {}
-    overrides = {k: data.pop(k) for k in ("vendors", "allow") if k in data}
+    overrides: dict[str, Any] = {k: data.pop(k) for k in ("vendors", "allow") if k in data}
     for section, table in data.items():
         if not isinstance(table, dict):
             raise SettingsError(f"{path}: {section}: expected a [table]")
@@ -204,7 +204,8 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
         raise bad("policy_version", "must not be empty")
     unknown = [c for c in s.categories if c not in CATEGORIES]
     if unknown or "necessary" not in s.categories:
-        raise bad("categories", f"allowed are {', '.join(CATEGORIES)} with necessary always present (got {list(s.categories)})")
+        raise bad("categories",
+                  f"allowed are {', '.join(CATEGORIES)} with necessary always present (got {list(s.categories)})")
     if not s.languages or s.default_language not in s.languages:
         raise bad("default_language", f"{s.default_language!r} is not one of languages {list(s.languages)}")
     for lang in s.languages:
@@ -236,4 +237,5 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
         raise bad("timezone", f"unknown time zone {s.timezone!r}") from None
     for key in s.secret_keys:
         if len(key) < 32:
-            raise SettingsError("GATEWAY_SECRET_KEYS: every key must be at least 32 characters (make one with `consent-gateway keygen`)")
+            raise SettingsError("GATEWAY_SECRET_KEYS: every key must be at least 32 characters "
+                                "(make one with `consent-gateway keygen`)")

@@ -1,8 +1,8 @@
 """Consent cookie <-> ConsentState with itsdangerous: key rotation, expiry, and one place for bad cookies.
 
 The payload is compact: [format version, consent id, policy version, granted bitmask, action, gpc,
-decision time in epoch seconds]; itsdangerous' own timestamp bounds the cookie's age. Verified values are cached (the signature check costs
-tens of microseconds per request); the age is still checked on every call.
+decision time in epoch seconds]; itsdangerous' own timestamp bounds the cookie's age. Verified values are
+cached (the signature check costs tens of microseconds per request); the age is still checked on every call.
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ class CookieSigner:
             return None, EXPIRED
         except BadData:
             return None, BAD_SIGNATURE
-        state = _decode(payload, signed)
-        if state is None:
+        decoded = _decode(payload, signed)
+        if decoded is None:
             return None, MALFORMED
-        self._remember(value, state)
-        return state, None
+        self._remember(value, decoded)
+        return decoded, None
 
     def expires_at(self, value: str) -> float:
         """When a cookie this signer accepted stops verifying (epoch seconds)."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-
 import re
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
 from .consent import UNDECIDED, ConsentState
@@ -46,12 +45,9 @@ class VisitorReader:
         if value is None:
             return _UNDECIDED_GPC if gpc else UNDECIDED
         hit = self._recent.get(value) if now is None else None
-        if hit is not None and time.time() < hit[1]:
-            state = hit[0]
-        else:
-            state = self._verify(value, now)
-            if state is None:
-                return _UNDECIDED_GPC if gpc else UNDECIDED
+        state = hit[0] if hit is not None and time.time() < hit[1] else self._verify(value, now)
+        if state is None:
+            return _UNDECIDED_GPC if gpc else UNDECIDED
         return replace(state, gpc=True) if gpc and not state.gpc else state
 
     def _verify(self, value: str, now: datetime | None) -> ConsentState | None:

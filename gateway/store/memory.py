@@ -20,7 +20,7 @@ from gateway.store import (
     validate_event,
     validate_record,
 )
-from gateway.summary import ALL, DIMENSIONS, TOP_HOSTS, CubeKey, CspKey, ImpressionKey, Increments, build_summary
+from gateway.summary import ALL, DIMENSIONS, TOP_HOSTS, CspKey, CubeKey, ImpressionKey, Increments, build_summary
 
 
 class MemoryStore:

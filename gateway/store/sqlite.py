@@ -34,10 +34,10 @@ from gateway.store import (
     StoreError,
     StoreWriteError,
     check_range,
+    schema,
     validate_event,
     validate_record,
 )
-from gateway.store import schema
 from gateway.summary import (
     TOP_HOSTS,
     Increments,
