@@ -77,6 +77,11 @@ class ConsentStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def __aenter__(self) -> ConsentStore:
+        """open(); every backend is usable as `async with open_store(url) as store:`."""
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
     async def ping(self) -> bool: ...
 
     async def append(self, record: ConsentRecord) -> None:
