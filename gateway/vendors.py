@@ -19,7 +19,9 @@ UNKNOWN_CATEGORY = "marketing"  # a third party nobody vouched for is blocked un
 
 _REQUIRED = ("name", "category", "purpose", "policy_url")
 _LISTS = ("hosts", "paths", "signatures", "cookies")
-_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS)
+PURPOSE_LANGUAGES = ("ru", "kk")  # `purpose` itself is English; `purpose_ru`, `purpose_kk` translate it
+_TRANSLATIONS = tuple(f"purpose_{lang}" for lang in PURPOSE_LANGUAGES)
+_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS)
 
 # scheme (optional), the slashes after it, authority, path and query (the fragment is dropped)
 _URL_PARTS = re.compile(r"(?:([a-zA-Z][a-zA-Z0-9+.\-]*):)?(/*)([^/?#]*)([^#]*)")
@@ -42,6 +44,11 @@ class Vendor:
     signatures: tuple[str, ...]  # substrings of inline <script> text that identify the vendor
     cookies: tuple[str, ...]  # cookie names; a trailing "*" is a prefix match ("_ga_*")
     paths: tuple[str, ...] = field(default=())  # "host/prefix" for hosts shared by several vendors
+    purposes: tuple[tuple[str, str], ...] = field(default=())  # (lang, text) translations of `purpose`
+
+    def purpose_for(self, lang: str) -> str:
+        """The purpose in ``lang``, or the English ``purpose`` when there is no translation."""
+        return next((text for code, text in self.purposes if code == lang), self.purpose)
 
 
 def split_url(url: str) -> tuple[str, str] | None:
@@ -316,7 +323,22 @@ def _build_vendor(vid: str, table: Mapping[str, Any], where: str) -> Vendor:
     if missing:
         raise ValueError(f"{where}: vendor {vid!r}: missing field {missing[0]!r}")
     lists = {name: values.get(name, ()) for name in _LISTS}
-    return Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists)
+    return Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists, purposes=_purposes((), values))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields that map one to one onto Vendor attributes (translations go into `purposes`)."""
+    return {name: value for name, value in values.items() if name not in _TRANSLATIONS}
+
+
+def _purposes(base: tuple[tuple[str, str], ...], values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Translations after applying ``values``: each `purpose_xx` given replaces that language's text."""
+    merged = dict(base)
+    for lang in PURPOSE_LANGUAGES:
+        text = values.get(f"purpose_{lang}")
+        if text is not None:
+            merged[lang] = text
+    return tuple((lang, merged[lang]) for lang in PURPOSE_LANGUAGES if lang in merged)
 
 
 def _release_hosts(vendors: dict[str, Vendor], owner: Vendor) -> None:
@@ -332,4 +354,6 @@ def _override(base: Vendor | None, vid: str, table: Mapping[str, Any], where: st
     if base is None:
         return _build_vendor(vid, table, where)
     values = {name: _check_field(vid, name, value, where) for name, value in table.items()}
-    return replace(base, **values)
+    # A new English purpose makes the shipped translations of the old one wrong: keep only those the site gives.
+    base_purposes = () if "purpose" in values else base.purposes
+    return replace(base, **_plain(values), purposes=_purposes(base_purposes, values))

@@ -53,6 +53,17 @@ def test_shipped_catalogue_has_thirty_vendors_with_everything_the_banner_lists(c
         assert vendor.hosts or vendor.paths
 
 
+def test_every_shipped_vendor_has_russian_and_kazakh_purposes(catalogue: Catalogue) -> None:
+    kazakh_letters = set("әғқңөұүһі")
+    for vendor in catalogue.vendors:
+        ru, kk = vendor.purpose_for("ru"), vendor.purpose_for("kk")
+        assert ru != vendor.purpose and kk != vendor.purpose and ru != kk, vendor.id
+        assert any("а" <= ch.lower() <= "я" for ch in ru), vendor.id
+        assert kazakh_letters.intersection(kk.lower()), vendor.id
+        assert "\n" not in ru + kk and len(ru) < 120 and len(kk) < 120
+    assert catalogue.vendor_for_host("google-analytics.com").purpose_for("en").startswith("Counts visits")  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(("vendor_id", "category"), REQUIRED_VENDORS)
 def test_required_vendor_is_present_in_its_category(catalogue: Catalogue, vendor_id: str, category: str) -> None:
     by_id = {v.id: v for v in catalogue.vendors}
@@ -257,6 +268,17 @@ def test_site_overrides_add_vendors_and_allow_hosts(tmp_path: Path) -> None:
     assert catalogue.category_for_url("https://cdn.example/a.js", SITE) is None
 
 
+def test_site_overrides_translate_purposes_and_a_new_english_purpose_drops_stale_ones(tmp_path: Path) -> None:
+    text = GOOD.replace('purpose = "Counts visits."', 'purpose = "Counts visits."\npurpose_ru = "Считает посещения."')
+    shipped = Catalogue.load(write(tmp_path, text)).vendor_for_host("stats.example")
+    assert shipped.purpose_for("ru") == "Считает посещения." and shipped.purpose_for("kk") == "Counts visits."  # type: ignore[union-attr]
+    added = Catalogue.load(write(tmp_path, text), {"vendors": {"stats": {"purpose_kk": "Кірулерді санайды."}}})
+    stats = added.vendor_for_host("stats.example")
+    assert (stats.purpose_for("ru"), stats.purpose_for("kk")) == ("Считает посещения.", "Кірулерді санайды.")  # type: ignore[union-attr]
+    reworded = Catalogue.load(write(tmp_path, text), {"vendors": {"stats": {"purpose": "Counts and tracks."}}})
+    assert reworded.vendor_for_host("stats.example").purpose_for("ru") == "Counts and tracks."  # type: ignore[union-attr]
+
+
 def test_site_vendor_takes_over_a_shipped_host(tmp_path: Path) -> None:
     own = {"name": "Our stats", "category": "analytics", "purpose": "Counts.", "policy_url": "https://wgp.kz/p",
            "hosts": ["stats.example"]}
@@ -277,6 +299,9 @@ BAD = [
     ('paths = ["stats.example"]', "vendor 'stats': field 'paths'"),
     ('signatures = ["статистика"]', "vendor 'stats': field 'signatures': signatures must be non-empty ASCII"),
     ('colour = "blue"', "vendor 'stats': unknown field 'colour'"),
+    ('purpose_ru = ""', "vendor 'stats': field 'purpose_ru' must be a non-empty string"),
+    ("purpose_kk = 3", "vendor 'stats': field 'purpose_kk' must be a non-empty string"),
+    ('purpose_de = "Zählt."', "vendor 'stats': unknown field 'purpose_de'"),
 ]
 
 
