@@ -1,4 +1,5 @@
-"""Consent routes under the prefix: state, receipt, erase, events, CSP reports, config.json, assets, health.
+"""Consent routes under the prefix: state, receipt, erase, events, CSP reports, config.json, vendors.json,
+assets, health.
 
 Writes check Origin, take JSON only, and are bounded in size; every refusal is a GatewayError turned into
 a JSON body in one place (errors.py). Nothing is acknowledged before the store has committed it.
@@ -66,6 +67,7 @@ class ConsentAPI:
             Route("/events", self.events, methods=["POST"]),
             Route("/csp-report", self.csp_report, methods=["POST"]),
             Route("/config.json", self.config_json, methods=["GET"]),
+            Route("/vendors.json", self.vendors_json, methods=["GET"]),
             Route("/banner.js", self.asset, methods=["GET"], name="banner.js"),
             Route("/banner.css", self.asset, methods=["GET"], name="banner.css"),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -95,15 +97,19 @@ class ConsentAPI:
             "policy_url": self.settings.policy_url,
         }, headers=NO_STORE)
 
-    async def config_json(self, request: Request) -> Response:
+    def _banner_config(self, request: Request) -> BannerConfig:
         lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
                          self.settings.languages, self.settings.default_language)
-        cfg = self.configs[lang]
-        headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language",
-                   "Content-Language": lang, "ETag": f'"{cfg.texts_hash[:16]}"'}
-        if headers["ETag"] in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(cfg.body, media_type="application/json", headers=headers)
+        return self.configs[lang]
+
+    async def config_json(self, request: Request) -> Response:
+        cfg = self._banner_config(request)
+        return _cached_json(request, cfg.body, cfg.lang, f'"{cfg.texts_hash[:16]}"')
+
+    async def vendors_json(self, request: Request) -> Response:
+        """Each category's vendors in the visitor's language, fetched when the second layer first opens."""
+        cfg = self._banner_config(request)
+        return _cached_json(request, cfg.vendors_body, cfg.lang, cfg.vendors_etag)
 
     async def asset(self, request: Request) -> Response:
         return self.assets[request.url.path.rsplit("/", 1)[-1]].response(request)
@@ -269,6 +275,15 @@ class ConsentAPI:
             for domain in domains:
                 response.set_cookie(name, "", max_age=0, expires=0, path="/", domain=domain,
                                     secure=request.url.scheme == "https", samesite="lax")
+
+
+def _cached_json(request: Request, body: bytes, lang: str, etag: str) -> Response:
+    """A precomputed per-language document: public for five minutes, revalidated by ETag."""
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language", "Content-Language": lang,
+               "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

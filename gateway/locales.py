@@ -1,4 +1,5 @@
-"""Banner texts per language, the config.json the banner reads, and the hash that proves what was shown."""
+"""Banner texts per language, the config.json and vendors.json the banner reads, and the hash that proves
+what was shown."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ ALIASES = {"kz": "kk"}
 
 @dataclass(frozen=True)
 class BannerConfig:
-    """config.json for one language, ready to send, with the hash of everything it shows."""
+    """config.json and vendors.json for one language, ready to send, with the hash of everything they show."""
 
     lang: str
     body: bytes
-    texts_hash: str
+    texts_hash: str  # covers config.json's texts and the vendor list of vendors.json in this language
     texts: Mapping[str, str]
     category_titles: Mapping[str, str]
+    vendors_body: bytes = b""
+    vendors_etag: str = ""
 
 
 def load_locale(path: Path, categories: Iterable[str]) -> dict[str, object]:
@@ -47,28 +50,35 @@ def build_configs(
     locale_file: Callable[[str], Path],
     languages: Iterable[str],
     categories: tuple[str, ...],
-    vendors: Mapping[str, list[dict[str, str]]],
+    vendors: Callable[[str], Mapping[str, list[dict[str, str]]]],
     policy_url: str,
     policy_version: str,
 ) -> dict[str, BannerConfig]:
-    """One BannerConfig per language, built once at start-up."""
+    """One BannerConfig per language, built once at start-up.
+
+    ``vendors(lang)`` gives each category's vendors ({"name", "purpose", "policy_url"}) worded in ``lang``.
+    They go to vendors.json, which the banner fetches only when the second layer opens (config.json stays
+    small); the texts_hash still covers them, so a logged consent proves the vendor wording shown as well.
+    """
     langs = list(languages)
     out: dict[str, BannerConfig] = {}
     for lang in langs:
         data = load_locale(locale_file(lang), categories)
         texts = {k: data["texts"][k] for k in TEXT_KEYS}  # type: ignore[index]
-        cats = [
-            {"id": c, "required": c == "necessary", **data["categories"][c], "vendors": vendors.get(c, [])}  # type: ignore[index]
-            for c in categories
-        ]
+        listed = vendors(lang)
+        by_category = {c: list(listed.get(c, [])) for c in categories}
+        cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
-                 "categories": cats, "texts": texts}
+                 "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         doc = {"lang": lang, "languages": langs, "policy_version": policy_version, "policy_url": policy_url,
                "texts_hash": digest, "categories": cats, "texts": texts}
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        vendors_body = json.dumps({"lang": lang, "categories": by_category}, ensure_ascii=False,
+                                  separators=(",", ":")).encode()
         titles = {c["id"]: c["title"] for c in cats}
-        out[lang] = BannerConfig(lang, body, digest, texts, titles)
+        out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,
+                                 f'"{hashlib.sha256(vendors_body).hexdigest()[:16]}"')
     return out
 
 

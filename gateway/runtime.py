@@ -45,14 +45,10 @@ class Gateway:
             self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
-        vendors: dict[str, list[dict[str, str]]] = {}
-        for v in self.catalogue.vendors:
-            vendors.setdefault(v.category, []).append(
-                {"name": v.name, "purpose": v.purpose, "policy_url": v.policy_url})
         try:
             self.configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
                                          settings.languages, settings.categories,
-                                         vendors, settings.policy_url, settings.policy_version)
+                                         self._vendor_lists, settings.policy_url, settings.policy_version)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         banner = settings.static_dir / "banner"
@@ -90,6 +86,14 @@ class Gateway:
                         Middleware(LatencyMiddleware, histogram=self.metrics.latency, prefix=self.settings.prefix,
                                    paths=[getattr(r, "path", "") for r in routes])],
         )
+
+    def _vendor_lists(self, lang: str) -> dict[str, list[dict[str, str]]]:
+        """Each category's vendors as the banner lists them, purposes in ``lang`` (English when untranslated)."""
+        lists: dict[str, list[dict[str, str]]] = {}
+        for v in self.catalogue.vendors:
+            lists.setdefault(v.category, []).append(
+                {"name": v.name, "purpose": v.purpose_for(lang), "policy_url": v.policy_url})
+        return lists
 
     def placeholder(self, lang: str) -> str:
         """Iframe placeholder text; its last sentence is the button label."""
