@@ -27,7 +27,7 @@
 
   var cfg = { categories: CATS.map(function (id) { return { id: id, title: id, required: id == "necessary" }; }), texts: FALLBACK };
   var state = { decided: false, categories: { necessary: true } };
-  var listeners = [], root, reopenBtn, prevFocus, layer = 0, announced = false;
+  var listeners = [], root, reopenBtn, prevFocus, vendorsReq, layer = 0, announced = false;
   var queue = Promise.resolve();
 
   var lang = ((me.getAttribute("data-lang") || d.documentElement.lang || "").toLowerCase().split("-")[0]).replace(/^kz$/, "kk");
@@ -166,6 +166,28 @@
   function button(action, label) {
     return '<button type="button" class="cg-btn" data-consent-action="' + action + '">' + esc(label) + "</button>";
   }
+  function vendorList(vs) {
+    if (!vs || !vs.length) return "";
+    var items = vs.map(function (v) {
+      var name = v.policy_url
+        ? '<a href="' + esc(v.policy_url) + '" target="_blank" rel="noopener">' + esc(v.name) + "</a>" : esc(v.name);
+      return "<li>" + name + (v.purpose ? " — " + esc(v.purpose) : "") + "</li>";
+    }).join("");
+    var names = vs.map(function (v) { return esc(v.name); }).join(", ");
+    return '<details class="cg-v"><summary>' + names + "</summary><ul>" + items + "</ul></details>";
+  }
+  // The vendor lists come from vendors.json, fetched the first time the settings open. If that fails the
+  // settings work without them (nothing is granted by a failure) and the next opening tries again.
+  function loadVendors() {
+    var l = cfg.lang || lang;
+    vendorsReq = vendorsReq || api("vendors.json" + (l ? "?lang=" + l : "")).then(function (v) {
+      root.querySelectorAll(".cg-cat").forEach(function (box) {
+        var i = box.querySelector("input[data-consent-category]");
+        if (!i || box.querySelector(".cg-v")) return;
+        box.insertAdjacentHTML("beforeend", vendorList(v.categories[i.getAttribute("data-consent-category")]));
+      });
+    }).catch(function () { vendorsReq = null; });
+  }
   function render() {
     if (root) return;
     root = d.createElement("div");
@@ -179,19 +201,11 @@
       ? ' <a href="' + esc(cfg.policy_url) + '" target="_blank" rel="noopener">' + esc(t("policy_link")) + "</a>" : "";
     var cats = cfg.categories.map(function (c) {
       var id = "cg-c-" + esc(c.id), req = c.required || c.id == "necessary";
-      var vs = c.vendors || [];
-      var vendors = vs.map(function (v) {
-        var name = v.policy_url
-          ? '<a href="' + esc(v.policy_url) + '" target="_blank" rel="noopener">' + esc(v.name) + "</a>" : esc(v.name);
-        return "<li>" + name + (v.purpose ? " — " + esc(v.purpose) : "") + "</li>";
-      }).join("");
-      var names = vs.map(function (v) { return esc(v.name); }).join(", ");
       return '<div class="cg-cat"><div class="cg-row"><label for="' + id + '">' + esc(c.title) + "</label>" +
         (req ? '<span class="cg-on">' + esc(t("always_on")) + "</span>" : "") +
         '<input type="checkbox" role="switch" id="' + id + '" data-consent-category="' + esc(c.id) + '"' +
         ' aria-describedby="' + id + '-d"' + (req ? " checked disabled" : "") + "></div>" +
-        '<p id="' + id + '-d">' + esc(c.description) + "</p>" +
-        (vendors ? '<details class="cg-v"><summary>' + names + "</summary><ul>" + vendors + "</ul></details>" : "") + "</div>";
+        '<p id="' + id + '-d">' + esc(c.description) + "</p>" + vendorList(c.vendors) + "</div>";
     }).join("");
     root.innerHTML =
       '<div class="cg-l1"><h2 id="cg-t1">' + esc(t("title")) + '</h2><p id="cg-d1">' + esc(t("body")) + policy + "</p>" +
@@ -242,6 +256,7 @@
     root.setAttribute("aria-labelledby", "cg-t" + n);
     root.setAttribute("aria-describedby", "cg-d" + n);
     if (n == 2) {
+      loadVendors();
       // Never pre-ticked: a box is checked only when the saved, current consent grants it.
       root.querySelectorAll("input[data-consent-category]:not([disabled])").forEach(function (i) {
         i.checked = granted(i.getAttribute("data-consent-category"));

@@ -171,11 +171,12 @@ def test_customize_with_analytics_only_activates_only_analytics(page: Any) -> No
         expect(toggle(page, category)).to_be_enabled()
     expect(toggle(page, "necessary")).to_be_checked()
     expect(toggle(page, "necessary")).to_be_disabled()
-    # Each category names its vendors, with a link to each vendor's policy.
+    # Each category names its vendors (from vendors.json), with a link to each vendor's policy.
+    vendors = page.request.get("/_consent/vendors.json?lang=ru").json()["categories"]
     for category in page.request.get("/_consent/config.json?lang=ru").json()["categories"]:
         box = page.locator(f"{BANNER} .cg-cat", has=page.locator(f'input[data-consent-category="{category["id"]}"]'))
         expect(box).to_contain_text(category["description"])
-        for vendor in category["vendors"]:
+        for vendor in vendors[category["id"]]:
             expect(box.locator("a", has_text=vendor["name"]).first).to_have_attribute("href", vendor["policy_url"])
     page.get_by_label(texts("ru")["categories"]["analytics"]["title"]).check()
     page.click(SAVE)
@@ -191,6 +192,45 @@ def test_customize_with_analytics_only_activates_only_analytics(page: Any) -> No
     expect_loaded(page, "analytics")
     settle(page)
     assert trackers_requested(page) == list(TRACKERS["analytics"])
+
+
+def shipped_vendor(vendor_id: str) -> dict[str, Any]:
+    return tomllib.loads((LOCALES.parent / "vendors.toml").read_text(encoding="utf-8"))["vendors"][vendor_id]
+
+
+def test_customize_lists_vendor_purposes_in_the_page_language(page: Any) -> None:
+    asked: list[str] = []
+    page.on("request", lambda r: "/_consent/vendors.json" in r.url and asked.append(r.url))
+    open_demo(page)
+    settle(page)
+    assert asked == []  # the first layer never needs the vendor list
+    page.click(CUSTOMIZE)
+    analytics = page.locator(f"{BANNER} .cg-cat", has=page.locator('input[data-consent-category="analytics"]'))
+    ga = shipped_vendor("google-analytics")
+    analytics.locator("summary").click()
+    expect(analytics.locator("li", has_text=ga["name"])).to_contain_text(ga["purpose_ru"])
+    expect(analytics).not_to_contain_text(ga["purpose"])
+    page.keyboard.press("Escape")
+    page.click(CUSTOMIZE)
+    settle(page)
+    assert len(asked) == 1 and asked[0].endswith("vendors.json?lang=ru")  # fetched once, lazily
+    expect(analytics.locator(".cg-v")).to_have_count(1)
+
+
+def test_settings_work_without_the_vendor_list(page: Any) -> None:
+    page.route("**/_consent/vendors.json*", lambda route: route.abort())
+    open_demo(page)
+    page.click(CUSTOMIZE)
+    settle(page)
+    expect(page.locator(f"{BANNER} .cg-v")).to_have_count(0)
+    for category in OPTIONAL:  # a failed list grants nothing
+        expect(toggle(page, category)).not_to_be_checked()
+    expect_nothing_loaded(page)
+    toggle(page, "analytics").check()
+    page.click(SAVE)
+    expect(page.locator(BANNER)).to_be_hidden()
+    expect_loaded(page, "analytics")
+    assert page.evaluate("consentGateway.getConsent().categories.marketing") is False
 
 
 def test_show_reopens_the_saved_choice_and_withdrawal_sticks(page: Any) -> None:
