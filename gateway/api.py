@@ -93,7 +93,7 @@ class ConsentAPI:
             "consent_id": state.consent_id,
             "current": self._state_json(state),
             "records": [_record_json(r, self.settings.categories) for r in rows],
-            "controller": "WGP LLP, Atyrau, Republic of Kazakhstan",
+            "controller": self.settings.controller,
             "policy_url": self.settings.policy_url,
         }, headers=NO_STORE)
 

@@ -29,6 +29,7 @@ class SettingsError(ValueError):
 class Settings:
     origins: tuple[str, ...] = ("https://wgp.kz", "https://www.wgp.kz")
     policy_url: str = "https://wgp.kz/privacy-policy"
+    controller: str = "WGP LLP, 1B Sevastopolskaya St., Atyrau, Republic of Kazakhstan"
     policy_version: str = "2023-01-12"
     languages: tuple[str, ...] = ("ru", "kk", "en")
     default_language: str = "ru"

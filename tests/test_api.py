@@ -73,6 +73,7 @@ async def test_custom_choice_and_receipt(client: httpx.AsyncClient) -> None:
     assert receipt["consent_id"] == first["consent_id"]
     assert [r["action"] for r in receipt["records"]] == ["custom", "reject_all"]
     assert receipt["records"][0]["categories"]["analytics"] is True
+    assert receipt["controller"].startswith("WGP LLP") and "Atyrau" in receipt["controller"]
 
 
 async def test_withdraw_logs_clears_cookie_and_expires_vendor_cookies(
