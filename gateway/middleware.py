@@ -208,7 +208,7 @@ class _Responder:
         if "content-encoding" in headers or message["status"] in (204, 206, 304):
             return
         nonce = _NONCE.search(origin_csp)
-        lang = negotiate(None, request.get("accept-language"), gw.settings.languages, gw.settings.default_language)
+        lang = _negotiate(request.get("accept-language"), gw.settings.languages, gw.settings.default_language)
         host = request.get("host", "").rsplit(":", 1)[0].lower()
         self.plan = self.mw.plan(decision, host, lang, nonce.group(1) if nonce else None)
         self.encoding = _charset(ctype.decode("latin-1"))
@@ -233,6 +233,13 @@ class _Responder:
                 headers.append("set-cookie", c)
 
 
+@lru_cache(maxsize=1024)
+def _negotiate(accept_language: str | None, languages: tuple[str, ...], default: str) -> str:
+    """Visitors send few distinct Accept-Language headers: the page's language is decided once per header."""
+    return negotiate(None, accept_language, languages, default)
+
+
+@lru_cache(maxsize=256)
 def _charset(content_type: str) -> str | None:
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
