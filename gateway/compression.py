@@ -124,7 +124,25 @@ class CompressionMiddleware:
         accepted = parse_accept_encoding(Headers(scope=scope).get("accept-encoding", ""))
         wildcard = accepted.get("*", 0.0)
         coding = next((c for c in ("br", "gzip") if accepted.get(c, wildcard) > 0), None)
+        if coding is None:
+            await self.app(scope, receive, _identity(send))  # nothing to hold back: only Vary to add
+            return
         await _Responder(self, coding, scope["method"] == "HEAD")(scope, receive, send)
+
+
+def _identity(send: Send) -> Send:
+    """For clients that accept no coding: pass everything on, adding Vary to what others get compressed."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            for name, value in message.get("headers", ()):
+                if name == b"content-type":
+                    if compressible(value.decode("latin-1")):
+                        MutableHeaders(scope=message).add_vary_header("Accept-Encoding")
+                    break
+        await send(message)
+
+    return wrapped
 
 
 class _Responder:
