@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -175,14 +174,6 @@ async def test_cors_preflight_for_configured_origin_only(client: httpx.AsyncClie
     bad = await client.options("/_consent/state", headers={
         "origin": "https://evil.example", "access-control-request-method": "PUT"})
     assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
-
-
-BAD_COOKIES = {
-    "garbage": "hello",
-    "truncated": None,
-    "unknown key": CookieSigner(("z" * 40,), 3600).dumps,
-    "empty": "",
-}
 
 
 async def test_bad_cookies_mean_no_consent_and_are_counted(client: httpx.AsyncClient) -> None:

@@ -234,7 +234,7 @@ TAG_FORMS = [
     ),
     (
         "entity-encoded scheme is still a third party",
-        f'<img src="https&#58;//tracker.example/a.gif">',
+        '<img src="https&#58;//tracker.example/a.gif">',
         '<img data-consent-category="marketing" data-consent-src="https&#58;//tracker.example/a.gif">',
     ),
     (
@@ -322,12 +322,12 @@ UNCHANGED = [
     ("application/json", "<script type=\"application/json\" id=\"cfg\">{\"gtag('config'\": 1}</script>"),
     ("importmap", f'<script type="importmap">{{"imports": {{"a": "{TRACKER}/a.js"}}}}</script>'),
     ("template", f'<script type="text/x-template" src="{TRACKER}/t.html"></script>'),
-    ("unknown script type", f'<script type="text/x-handlebars-template">fbq(\'init\', \'1\')</script>'),
+    ("unknown script type", '<script type="text/x-handlebars-template">fbq(\'init\', \'1\')</script>'),
     ("hand-marked tag", '<script type="text/plain" data-consent-category="analytics">gtag(\'config\', \'G-1\');</script>'),
     ("script text in a textarea", f'<textarea><script src="{TRACKER}/t.js"></script><img src="{TRACKER}/x"></textarea>'),
     ("script text in a title", f'<title><script src="{TRACKER}/t.js"></script></title>'),
     ("script in a comment", f'<!-- <script src="{TRACKER}/t.js"></script> --><p>x</p>'),
-    ("short comments", f'<!--><img src="/a.png"><!---><p>x</p>'),
+    ("short comments", '<!--><img src="/a.png"><!---><p>x</p>'),
     ("bogus comment", f'<? <img src="{TRACKER}/x.gif"> ?><p>x</p>'),
     ("tag in an attribute value", f'<div title="<img src={TRACKER}/x.gif>" data-x=\'<script src=//t.example>\'>x</div>'),
     ("iframe content is raw text", f'<iframe src="/local.html"><img src="{TRACKER}/x.gif"></iframe>'),

@@ -134,6 +134,13 @@ def open_page(page: Any) -> None:
     assert "cdnjs.cloudflare.com" in page.hosts
 
 
+def wait_for_hosts(page: Any, *hosts: str, seconds: float = 5) -> None:
+    """Give activated tags time to request their hosts (the assertions that follow say what must be there)."""
+    deadline = time.monotonic() + seconds
+    while not all(h in page.hosts for h in hosts) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+
+
 def choose_analytics_only(page: Any) -> None:
     page.click("[data-consent-action='customize']")
     page.check("input[data-consent-category='analytics']")
@@ -163,9 +170,7 @@ def test_accept_all_loads_every_tracker_without_reload(visit: Any) -> None:
     page.evaluate("window.__sameDocument = true")
     page.click("[data-consent-action='accept-all']")
     for host in ANALYTICS_HOSTS + ("connect.facebook.net", "snap.licdn.com", "www.youtube.com"):
-        deadline = time.monotonic() + 5
-        while host not in page.hosts and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
+        wait_for_hosts(page, host)
         assert host in page.hosts, f"{host} did not load after accept-all: {sorted(set(page.hosts))}"
     assert page.evaluate("window.__sameDocument") is True
     assert "www.googletagmanager.com" in page.hosts
@@ -175,9 +180,7 @@ def test_analytics_only_loads_only_analytics(visit: Any) -> None:
     page = visit()
     open_page(page)
     choose_analytics_only(page)
-    deadline = time.monotonic() + 5
-    while not all(h in page.hosts for h in ANALYTICS_HOSTS) and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_for_hosts(page, *ANALYTICS_HOSTS)
     page.wait_for_timeout(500)
     assert all(h in page.hosts for h in ANALYTICS_HOSTS), sorted(set(page.hosts))
     assert not any(h in page.hosts for h in MARKETING_HOSTS), sorted(set(page.hosts))
@@ -209,9 +212,7 @@ def test_widening_a_decided_choice_reloads_to_pick_up_the_wider_policy(visit: An
     assert not any(h in page.hosts for h in MARKETING_HOSTS)
     with page.expect_navigation():
         page.evaluate("window.consentGateway.acceptAll()")
-    deadline = time.monotonic() + 5
-    while "connect.facebook.net" not in page.hosts and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_for_hosts(page, "connect.facebook.net")
     assert "connect.facebook.net" in page.hosts and "www.youtube.com" in page.hosts
     assert page.evaluate("window.cspViolations || []") == []
 
@@ -228,7 +229,5 @@ def test_blocked_video_shows_a_placeholder_until_its_button_loads_it(visit: Any)
     placeholder.locator("button").click()
     page.wait_for_function("() => document.querySelector(\"iframe[title='YouTube video player']\").src")
     assert iframe.is_visible() and placeholder.count() == 0
-    deadline = time.monotonic() + 5
-    while "www.youtube.com" not in page.hosts and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_for_hosts(page, "www.youtube.com")
     assert "www.youtube.com" in page.hosts
