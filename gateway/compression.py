@@ -9,11 +9,14 @@ The shape is the same as starlette/middleware/gzip.py: a stateless middleware an
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from typing import Protocol
 
 import brotli
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .headers import add_vary
 
 DECODABLE = ("gzip", "deflate", "br")
 _COMPRESSIBLE_PREFIXES = ("text/",)
@@ -121,13 +124,28 @@ class CompressionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accepted = parse_accept_encoding(Headers(scope=scope).get("accept-encoding", ""))
-        wildcard = accepted.get("*", 0.0)
-        coding = next((c for c in ("br", "gzip") if accepted.get(c, wildcard) > 0), None)
+        accept = b""
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept = value if not accept else accept + b", " + value
+        coding = _preferred_coding(accept)
         if coding is None:
             await self.app(scope, receive, _identity(send))  # nothing to hold back: only Vary to add
             return
         await _Responder(self, coding, scope["method"] == "HEAD")(scope, receive, send)
+
+
+@lru_cache(maxsize=256)
+def _preferred_coding(accept_encoding: bytes) -> str | None:
+    """br, else gzip, else None; browsers send a handful of distinct Accept-Encoding values."""
+    accepted = parse_accept_encoding(accept_encoding.decode("latin-1"))
+    wildcard = accepted.get("*", 0.0)
+    return next((c for c in ("br", "gzip") if accepted.get(c, wildcard) > 0), None)
+
+
+@lru_cache(maxsize=256)
+def _compressible_raw(content_type: bytes) -> bool:
+    return compressible(content_type.decode("latin-1"))
 
 
 def _identity(send: Send) -> Send:
@@ -135,10 +153,11 @@ def _identity(send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            for name, value in message.get("headers", ()):
+            raw = message.get("headers") or []
+            for name, value in raw:
                 if name == b"content-type":
-                    if compressible(value.decode("latin-1")):
-                        MutableHeaders(scope=message).add_vary_header("Accept-Encoding")
+                    if _compressible_raw(value):
+                        message["headers"] = add_vary(raw, b"Accept-Encoding")
                     break
         await send(message)
 

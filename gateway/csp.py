@@ -43,12 +43,22 @@ class CspBuilder:
         self._extra = " ".join(sorted({_sources(h) for h in extra_hosts}))
         self._report = report_uri
         self._cache: dict[tuple[frozenset[str], bool], str] = {}
+        self._raw: dict[tuple[frozenset[str], bool], tuple[bytes, bytes]] = {}
 
     def policy(self, blocked: frozenset[str], decided: bool = True) -> str:
         key = (blocked, decided)
         cached = self._cache.get(key)
         if cached is None:
             cached = self._cache[key] = self._build(blocked, decided)
+        return cached
+
+    def raw_header(self, blocked: frozenset[str], decided: bool = True) -> tuple[bytes, bytes]:
+        """The header as an ASGI (name, value) pair, encoded once per consent class."""
+        key = (blocked, decided)
+        cached = self._raw.get(key)
+        if cached is None:
+            cached = self._raw[key] = (self.header.lower().encode("latin-1"),
+                                       self.policy(blocked, decided).encode("latin-1"))
         return cached
 
     def _build(self, blocked: frozenset[str], decided: bool) -> str:

@@ -15,6 +15,14 @@ class Decision:
     decided: bool                  # an explicit, current choice (the CSP admits only what it granted)
     consent_mode: tuple[tuple[str, str], ...]   # Google Consent Mode v2 defaults, all seven keys
 
+    def __hash__(self) -> int:
+        """Computed once: a decision keys several per-request caches."""
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.blocked, self.show_banner, self.decided, self.consent_mode))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
 
 def consent_mode(state: ConsentState) -> tuple[tuple[str, str], ...]:
     def g(category: str) -> str:

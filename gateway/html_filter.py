@@ -121,9 +121,12 @@ _CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNOR
 _META_CHARSET = re.compile(rb"<meta[^>]+?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FilterPlan:
-    """What to block for this response, decided before the body arrives."""
+    """What to block for this response, decided before the body arrives.
+
+    Compared by identity: plans are made once per consent class and reused, and they key the cache of
+    rewritten pages, where hashing every field on every request would cost more than the lookup saves."""
 
     blocked: frozenset[str]  # categories the visitor has NOT granted
     catalogue: Catalogue

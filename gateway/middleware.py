@@ -16,9 +16,9 @@ import re
 from collections import OrderedDict
 from functools import lru_cache
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import headers
 from .consent import ConsentState
 from .decision import Decision, decide
 from .html_filter import FilterPlan, HtmlFilter
@@ -28,10 +28,9 @@ from .settings import Settings
 from .useragent import classify
 
 SCOPE_KEY = "gateway.consent"
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 CACHE_ENTRIES = 128
 CACHE_MAX_BODY = 128 * 1024
-_NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
+_NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/=_-]+)'")
 
 
 class ConsentMiddleware:
@@ -50,8 +49,9 @@ class ConsentMiddleware:
         self.api = gateway.consent_app() if serve_api else None
         self.first_party = gateway.settings.first_party_hosts
         self.cache = _RewriteCache(CACHE_ENTRIES)
-        self._decide = lru_cache(maxsize=64)(self._decide_uncached)
-        self.plan = lru_cache(maxsize=512)(self._plan_uncached)
+        # Few distinct (consent class, User-Agent) and (decision, Host, Accept-Language) pairs: decide once each.
+        self._decide = lru_cache(maxsize=1024)(self._decide_uncached)
+        self.plan = lru_cache(maxsize=1024)(self._plan_uncached)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -64,19 +64,32 @@ class ConsentMiddleware:
         if self.api is not None and (path == self.prefix or path.startswith(self.prefix + "/")):
             await self.api(scope, receive, send)
             return
+        request = _RequestFacts()
         cookie = gpc = None
-        for name, value in scope["headers"]:
+        for name, value in scope["headers"]:  # one pass for everything the response will need
             if name == b"cookie":
                 cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
+            elif name == b"user-agent":
+                request.user_agent = value
+            elif name == b"accept-language":
+                request.accept_language = value
+            elif name == b"host":
+                request.host = value
             elif name == b"sec-gpc":
                 gpc = value.decode("latin-1")
         state = self.gateway.reader.read(cookie, gpc)
         scope[SCOPE_KEY] = state
         scope.setdefault("state", {})["consent"] = state
-        await self.app(scope, receive, _Responder(self, scope, state).send_with(send))
+        request.state = state
+        request.head = scope["method"] == "HEAD"
+        await self.app(scope, receive, _Responder(self, request).send_with(send))
 
-    def _plan_uncached(self, decision: Decision, host: str, lang: str, nonce: str | None) -> FilterPlan:
+    def _plan_uncached(self, decision: Decision, host_header: bytes, accept_language: bytes | None,
+                       nonce: str | None) -> FilterPlan:
         gw = self.gateway
+        host = host_header.decode("latin-1").rsplit(":", 1)[0].lower()
+        lang = negotiate(None, None if accept_language is None else accept_language.decode("latin-1"),
+                         gw.settings.languages, gw.settings.default_language)
         return FilterPlan(
             blocked=decision.blocked, catalogue=gw.catalogue, first_party=self.first_party | {host},
             head_html=gw.head_html(decision, nonce), early_html=gw.early_html(decision, nonce),
@@ -84,10 +97,11 @@ class ConsentMiddleware:
             banner_path=f"{gw.settings.prefix}/banner.js",
         )
 
-    def decision(self, state: ConsentState, user_agent: str) -> Decision:
-        return self._decide(state.granted, state.decided, classify(user_agent).is_bot)
+    def decision(self, state: ConsentState, user_agent: bytes) -> Decision:
+        return self._decide(state.granted, state.decided, user_agent)
 
-    def _decide_uncached(self, granted: frozenset[str], decided: bool, is_bot: bool) -> Decision:
+    def _decide_uncached(self, granted: frozenset[str], decided: bool, user_agent: bytes) -> Decision:
+        is_bot = classify(user_agent.decode("latin-1")).is_bot
         return decide(ConsentState(decided=decided, granted=granted), is_bot, self.settings.categories)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
@@ -133,13 +147,25 @@ def _rewrite(body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
     return f.feed(body) + f.close()
 
 
+class _RequestFacts:
+    """What the response side needs from the request, read in the middleware's one pass over its headers."""
+
+    __slots__ = ("state", "head", "user_agent", "accept_language", "host")
+
+    def __init__(self) -> None:
+        self.state: ConsentState
+        self.head = False
+        self.user_agent = b""
+        self.accept_language: bytes | None = None
+        self.host = b""
+
+
 class _Responder:
     """Per-request response rewriting; the middleware instance itself keeps no request state."""
 
-    def __init__(self, mw: ConsentMiddleware, scope: Scope, state: ConsentState) -> None:
+    def __init__(self, mw: ConsentMiddleware, request: _RequestFacts) -> None:
         self.mw = mw
-        self.scope = scope
-        self.state = state
+        self.request = request
         self.plan: FilterPlan | None = None
         self.encoding: str | None = None
         self.filter: HtmlFilter | None = None
@@ -179,83 +205,86 @@ class _Responder:
         return wrapped
 
     def _start(self, message: Message) -> None:
-        raw = message.get("headers") or []
+        """Edit the response headers in one pass; decide whether (and how) the body is rewritten."""
+        raw = message.get("headers") or ()
         ctype = b""
-        has_cookies = False
+        has_cookies = encoded = False
         for name, value in raw:
             if name == b"content-type":
                 ctype = value
             elif name == b"set-cookie":
                 has_cookies = True
-        is_html = ctype.split(b";")[0].strip().lower().decode("latin-1") in HTML_TYPES
+            elif name == b"content-encoding":
+                encoded = True
+        is_html = _is_html(ctype)
         if not is_html and not has_cookies:
             return
-        headers = MutableHeaders(scope=message)
-        request = MutableHeaders(scope=self.scope)
-        decision = self.mw.decision(self.state, request.get("user-agent", ""))
-        if has_cookies:
-            self._filter_cookies(headers, decision.blocked)
+        mw, request = self.mw, self.request
+        decision = mw.decision(request.state, request.user_agent)
+        blocked = decision.blocked if has_cookies else frozenset()
         if not is_html:
+            if blocked:
+                message["headers"] = [item for item in raw if not self._refused_cookie(item, blocked)]
             return
-        gw = self.mw.gateway
-        origin_csp = headers.get("content-security-policy", "")
+        # HEAD mirrors GET's headers without a body; a page in a content coding or without a full body
+        # (204, 206, 304) passes unchanged apart from cookies and the CSP.
+        rewrite = not request.head and not encoded and message["status"] not in (204, 206, 304)
+        private = rewrite or request.head
+        drop = _REWRITE_DROP if rewrite else _HEAD_DROP if request.head else _KEEP_ALL
+        out: list[tuple[bytes, bytes]] = []
+        cache_control: list[bytes] = []
+        vary: list[bytes] = []
+        origin_csp = b""
+        for item in raw:
+            name = item[0]
+            if name in drop or (blocked and name == b"set-cookie" and self._refused_cookie(item, blocked)):
+                continue
+            if name == b"content-security-policy":
+                origin_csp = item[1]
+            elif private and name == b"cache-control":
+                cache_control.append(item[1])
+                continue
+            elif rewrite and name == b"vary":
+                vary.append(item[1])
+                continue
+            out.append(item)
+        gw = mw.gateway
         if gw.csp.enabled:
-            headers.append(gw.csp.header, gw.csp.policy(decision.blocked, decision.decided))
-        if self.scope["method"] == "HEAD":
-            del headers["content-length"]  # the GET body is rewritten, so the origin's length would be wrong
-            _make_private(headers)
-            return
-        if "content-encoding" in headers or message["status"] in (204, 206, 304):
-            return
-        nonce = _NONCE.search(origin_csp)
-        lang = _negotiate(request.get("accept-language"), gw.settings.languages, gw.settings.default_language)
-        host = request.get("host", "").rsplit(":", 1)[0].lower()
-        self.plan = self.mw.plan(decision, host, lang, nonce.group(1) if nonce else None)
-        self.encoding = _charset(ctype.decode("latin-1"))
-        del headers["content-length"]
-        # The origin's validators describe its bytes, not this visitor's rewrite: a 304 after a consent change
-        # would bring back another consent class's page from the browser cache.
-        del headers["etag"]
-        del headers["last-modified"]
-        _make_private(headers)
-        headers.add_vary_header("Cookie")
+            out.append(gw.csp.raw_header(decision.blocked, decision.decided))
+        if private:
+            out.append((b"cache-control", headers.private(headers.joined(cache_control))))
+        if rewrite:
+            # The origin's validators describe its bytes, not this visitor's rewrite: a 304 after a consent
+            # change would bring back another consent class's page from the browser cache.
+            out.append((b"vary", headers.vary_with(headers.joined(vary), b"Cookie")))
+            nonce = _NONCE.search(origin_csp) if origin_csp else None
+            self.plan = mw.plan(decision, request.host, request.accept_language,
+                                nonce.group(1).decode("ascii") if nonce else None)
+            self.encoding = _charset(ctype)
+        message["headers"] = out
 
-    def _filter_cookies(self, headers: MutableHeaders, blocked: frozenset[str]) -> None:
-        """Drop Set-Cookie headers whose cookie belongs to a category the visitor has not granted."""
-        cookies = headers.getlist("set-cookie")
-        if not blocked:
-            return
-        catalogue = self.mw.gateway.catalogue
-        keep = [c for c in cookies if catalogue.category_for_cookie(c.split("=", 1)[0].strip()) not in blocked]
-        if len(keep) != len(cookies):
-            del headers["set-cookie"]
-            for c in keep:
-                headers.append("set-cookie", c)
+    def _refused_cookie(self, item: tuple[bytes, bytes], blocked: frozenset[str]) -> bool:
+        """A Set-Cookie whose cookie belongs to a category the visitor has not granted."""
+        if item[0] != b"set-cookie":
+            return False
+        name = item[1].split(b"=", 1)[0].strip().decode("latin-1")
+        return self.mw.gateway.catalogue.category_for_cookie(name) in blocked
 
 
-@lru_cache(maxsize=1024)
-def _negotiate(accept_language: str | None, languages: tuple[str, ...], default: str) -> str:
-    """Visitors send few distinct Accept-Language headers: the page's language is decided once per header."""
-    return negotiate(None, accept_language, languages, default)
+_REWRITE_DROP = frozenset({b"content-length", b"etag", b"last-modified"})
+_HEAD_DROP = frozenset({b"content-length"})  # the GET body is rewritten, so the origin's length would be wrong
+_KEEP_ALL: frozenset[bytes] = frozenset()
 
 
 @lru_cache(maxsize=256)
-def _charset(content_type: str) -> str | None:
-    for part in content_type.split(";")[1:]:
+def _is_html(content_type: bytes) -> bool:
+    return content_type.split(b";")[0].strip().lower() in (b"text/html", b"application/xhtml+xml")
+
+
+@lru_cache(maxsize=256)
+def _charset(content_type: bytes) -> str | None:
+    for part in content_type.decode("latin-1").split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
             return value.strip('"').lower()
     return None
-
-
-def _make_private(headers: MutableHeaders) -> None:
-    """A page rewritten for one visitor's consent must never be stored by a shared cache."""
-    cache = headers.get("cache-control")
-    if not cache:
-        headers["cache-control"] = "private"
-        return
-    parts = [p.strip() for p in cache.split(",") if p.strip()]
-    parts = [p for p in parts if p.lower() != "public" and not p.lower().startswith("s-maxage")]
-    if not any(p.lower() in ("private", "no-store") for p in parts):
-        parts.insert(0, "private")
-    headers["cache-control"] = ", ".join(parts)

@@ -42,6 +42,11 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te
 _REBUILT = frozenset({b"host", b"accept-encoding", b"expect", b"x-forwarded-for", b"x-forwarded-proto",
                       b"x-forwarded-host"})
 _DROP_UNTRUSTED = frozenset({b"forwarded", b"x-real-ip"})
+_DROP_FROM_TRUSTED = _HOP_BY_HOP | _REBUILT
+_DROP_FROM_OTHERS = _HOP_BY_HOP | _REBUILT | _DROP_UNTRUSTED
+# The visitor's server writes its own Date and none of the origin's Server (nginx does the same): passing the
+# origin's on would give the visitor two Date headers and name the origin's software.
+_RESPONSE_DROP = _HOP_BY_HOP | {b"date", b"server"}
 _SKIP_AUTO = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")  # send only what the visitor sent
 _INLINE_LIMIT = 256 * 1024  # bodies this small are streamed without a disconnect watcher (cheaper)
 _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.error)
@@ -109,7 +114,7 @@ class ReverseProxy:
         """Headers for upstream, the public origin (for Location mapping), and whether a body follows."""
         peer = scope["client"][0] if scope.get("client") else ""
         trusted = peer in self._trusted
-        drop = _HOP_BY_HOP | _REBUILT | (frozenset() if trusted else _DROP_UNTRUSTED)
+        drop = _DROP_FROM_TRUSTED if trusted else _DROP_FROM_OTHERS
         out: list[tuple[str, str]] = []
         connection: list[str] = []
         host = chain = proto = public_host = accept_encoding = ""
@@ -132,7 +137,7 @@ class ReverseProxy:
                 connection.append(text)
             if name not in drop and not name.startswith(b"proxy-"):
                 out.append((name.decode("latin-1"), text))
-        if named := _connection_named(connection):
+        if connection and (named := _connection_named(connection)):
             out = [(name, value) for name, value in out if name.lower().encode("latin-1") not in named]
         scheme = proto or scope.get("scheme", "http")
         public_host = public_host or host
@@ -146,7 +151,8 @@ class ReverseProxy:
         return out, f"{scheme}://{public_host}" if public_host else "", has_body
 
     def _response_headers(self, resp: aiohttp.ClientResponse, public: str) -> list[tuple[bytes, bytes]]:
-        drop = _HOP_BY_HOP | _connection_named(resp.headers.getall("Connection", ()))
+        connection = resp.headers.getall("Connection", ())
+        drop = _RESPONSE_DROP | _connection_named(connection) if connection else _RESPONSE_DROP
         prefix = self._mapped_prefix
         headers = []
         for name, value in resp.raw_headers:
@@ -165,13 +171,11 @@ class ReverseProxy:
             await self.startup()
         assert self._session is not None
         headers, public, has_body = self._request_headers(scope)
-        body_done = asyncio.Event()
-        if not has_body:
-            body_done.set()
+        body_done = asyncio.Event() if has_body else None  # set once the upload is read to its end
         try:
             resp = await self._session.request(
                 scope["method"], self._target(scope), headers=headers, allow_redirects=False,
-                data=_request_body(receive, body_done) if has_body else None)
+                data=_request_body(receive, body_done) if body_done is not None else None)
         except TimeoutError:
             return await _error(send, scope, 504, "The site did not answer in time.")
         except aiohttp.ClientError as exc:
@@ -181,7 +185,7 @@ class ReverseProxy:
             await self._respond(scope, receive, send, resp, public, body_done)
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, resp: aiohttp.ClientResponse,
-                       public: str, body_done: asyncio.Event) -> None:
+                       public: str, body_done: asyncio.Event | None) -> None:
         headers = self._response_headers(resp, public)
         decoder = None
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
@@ -195,10 +199,11 @@ class ReverseProxy:
             headers = [(k, _weaken(v) if k == b"etag" else v) for k, v in headers
                        if k not in (b"content-encoding", b"content-length")]
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        length = resp.content_length
         try:
-            if body_done.is_set() and resp.content_length is not None and resp.content_length <= _INLINE_LIMIT:
-                await _stream(resp, decoder, send)
-            elif await _stream_until_disconnect(resp, decoder, send, receive, body_done):
+            if (body_done is None or body_done.is_set()) and length is not None and length <= _INLINE_LIMIT:
+                await _stream(resp, length, decoder, send)
+            elif await _stream_until_disconnect(resp, length, decoder, send, receive, body_done):
                 resp.close()  # the visitor left: drop the upstream connection instead of reading it to the end
         except _BODY_ERRORS as exc:
             # Headers are out: the only honest signal left is an incomplete response (connection closed).
@@ -220,14 +225,14 @@ async def _request_body(receive: Receive, done: asyncio.Event) -> AsyncIterator[
         done.set()
 
 
-async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: Send) -> None:
+async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: Decoder | None, send: Send) -> None:
     """Send each chunk as it arrives; the last one carries ``more_body=False`` (one send fewer per response).
 
     A body of known length up to SMALL_BODY goes out as one message: it arrives in one burst anyway, one send
     costs less than several, and a whole page reaches the consent filter's rewrite cache.
     """
     content = resp.content
-    expected, received = resp.content_length, 0
+    received = 0
     if expected is not None and expected <= SMALL_BODY and resp.method != "HEAD" and resp.status not in (204, 304):
         body = await content.readexactly(expected) if expected else b""
         if decoder is not None:
@@ -249,16 +254,17 @@ async def _stream(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: S
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
-async def _stream_until_disconnect(resp: aiohttp.ClientResponse, decoder: Decoder | None, send: Send,
-                                   receive: Receive, body_done: asyncio.Event) -> bool:
+async def _stream_until_disconnect(resp: aiohttp.ClientResponse, length: int | None, decoder: Decoder | None,
+                                   send: Send, receive: Receive, body_done: asyncio.Event | None) -> bool:
     """Stream while watching for the visitor leaving (ASGI servers drop sends silently); True if they left."""
     async def wait_disconnect() -> None:
-        await body_done.wait()  # the receive channel belongs to the upload until it is fully read
+        if body_done is not None:
+            await body_done.wait()  # the receive channel belongs to the upload until it is fully read
         while (await receive())["type"] != "http.disconnect":
             pass
 
     watcher = asyncio.ensure_future(wait_disconnect())
-    streamer = asyncio.ensure_future(_stream(resp, decoder, send))
+    streamer = asyncio.ensure_future(_stream(resp, length, decoder, send))
     try:
         await asyncio.wait({watcher, streamer}, return_when=asyncio.FIRST_COMPLETED)
     finally:

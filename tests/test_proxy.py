@@ -467,9 +467,10 @@ async def test_websocket_is_refused_and_lifespan_owns_the_pool(upstream):
     assert app._session is None
 
 
-async def test_under_uvicorn_absolute_form_target_stays_on_upstream(proxy):
-    config = uvicorn.Config(proxy, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                            proxy_headers=False)
+async def _over_uvicorn(app, request: bytes) -> bytes:
+    """One raw HTTP/1.1 exchange with ``app`` served by a real uvicorn."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
+                            proxy_headers=False, server_header=False)  # as `consent-gateway serve` runs it
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     while not server.started:
@@ -477,17 +478,32 @@ async def test_under_uvicorn_absolute_form_target_stays_on_upstream(proxy):
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET http://evil.example/x HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        writer.write(request)
         reply = await asyncio.wait_for(reader.read(), 5)
         writer.close()
         await writer.wait_closed()
     finally:
         server.should_exit = True
         await task
+    return reply
+
+
+async def test_under_uvicorn_absolute_form_target_stays_on_upstream(proxy):
+    reply = await _over_uvicorn(proxy, b"GET http://evil.example/x HTTP/1.1\r\nHost: evil.example\r\n"
+                                       b"Connection: close\r\n\r\n")
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     data = json.loads(body)
     assert data["upstream"] == "local" and data["raw_path"] == "/x"
+
+
+async def test_under_uvicorn_the_visitor_gets_one_date_and_no_upstream_server_header(proxy):
+    reply = await _over_uvicorn(proxy, b"GET /page/identity HTTP/1.1\r\nHost: site.example\r\n"
+                                       b"Connection: close\r\n\r\n")
+    lines = reply.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
+    assert lines[0].startswith(b"http/1.1 200")
+    assert len([line for line in lines if line.startswith(b"date:")]) == 1
+    assert not [line for line in lines if line.startswith(b"server:")]
 
 
 async def test_path_prefix_of_the_upstream_is_kept(upstream):
