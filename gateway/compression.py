@@ -4,6 +4,8 @@ Why not Starlette's ``GZipMiddleware``: it speaks gzip only, and brotli is 15-25
 comparable CPU cost (quality 4), which matters for pages the consent filter rewrote and that no CDN can
 cache publicly. It also compresses at level 9 by default, which is slow for every-request dynamic pages.
 The shape is the same as starlette/middleware/gzip.py: a stateless middleware and a per-request responder.
+A body that arrives whole (pages the consent filter rewrote, small assets) is compressed once per distinct
+body and coding and then served from a bounded cache: brotli costs about as much CPU as proxying the request.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from functools import lru_cache
 from typing import Protocol
 
 import brotli
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .bodycache import BodyCache
 from .headers import add_vary
 
 DECODABLE = ("gzip", "deflate", "br")
@@ -117,6 +119,7 @@ class CompressionMiddleware:
     def __init__(self, app: ASGIApp, minimum_size: int = 500, gzip_level: int = 6, brotli_quality: int = 4) -> None:
         self.app = app
         self.minimum_size = minimum_size
+        self.cache = BodyCache(entries=256, max_body=256 * 1024)
         self.gzip_level = gzip_level
         self.brotli_quality = brotli_quality
 
@@ -167,7 +170,7 @@ def _identity(send: Send) -> Send:
 class _Responder:
     """Per-request state: holds back the start message until the first body chunk decides."""
 
-    def __init__(self, owner: CompressionMiddleware, coding: str | None, head: bool) -> None:
+    def __init__(self, owner: CompressionMiddleware, coding: str, head: bool) -> None:
         self.owner = owner
         self.coding = coding
         self.head = head
@@ -181,39 +184,49 @@ class _Responder:
         await self.owner.app(scope, receive, self.on_send)
 
     def _eligible(self, message: Message) -> bool:
-        headers = Headers(raw=message.get("headers", []))
-        if message["status"] in (204, 206, 304) or "content-encoding" in headers:
+        if message["status"] in (204, 206, 304):
             return False
-        if "no-transform" in headers.get("cache-control", "").lower():
-            return False
-        return compressible(headers.get("content-type", ""))
+        ctype = b""
+        for name, value in message["headers"]:
+            if name == b"content-encoding":
+                return False
+            if name == b"cache-control" and b"no-transform" in value.lower():
+                return False
+            if name == b"content-type":
+                ctype = value
+        return _compressible_raw(ctype)
 
     def _encode_headers(self, message: Message, length: int | None) -> None:
-        headers = MutableHeaders(scope=message)
-        headers.add_vary_header("Accept-Encoding")
-        if self.coding is None:
-            return
-        headers["Content-Encoding"] = self.coding
-        if (etag := headers.get("etag")) and not etag.startswith("W/"):
-            headers["ETag"] = "W/" + etag  # the compressed bytes are a different representation
-        if length is None:
-            del headers["Content-Length"]
-        else:
-            headers["Content-Length"] = str(length)
+        """Content-Encoding, Vary, a weakened ETag and the new length (none while streaming)."""
+        out = []
+        for name, value in message["headers"]:
+            if name in (b"content-length", b"content-encoding"):
+                continue
+            if name == b"etag" and not value.startswith(b"W/"):
+                value = b"W/" + value  # the compressed bytes are a different representation
+            out.append((name, value))
+        out.append((b"content-encoding", self.coding.encode("ascii")))
+        if length is not None:
+            out.append((b"content-length", str(length).encode("ascii")))
+        message["headers"] = add_vary(out, b"Accept-Encoding")
+
+    def _new_encoder(self) -> _Encoder:
+        owner = self.owner
+        return _Brotli(owner.brotli_quality) if self.coding == "br" else _Gzip(owner.gzip_level)
 
     async def on_send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            message.setdefault("headers", [])
+            message["headers"] = list(message.get("headers") or ())
             if not self._eligible(message):
                 self.passthrough = True
                 await self.send(message)
             elif self.head:
-                declared = Headers(raw=message.get("headers", [])).get("content-length")
+                declared = next((v for k, v in message["headers"] if k == b"content-length"), None)
                 if declared is None or int(declared) >= self.owner.minimum_size:
                     self._encode_headers(message, None)  # mirror what GET would say
                 else:
-                    MutableHeaders(scope=message).add_vary_header("Accept-Encoding")
+                    message["headers"] = add_vary(message["headers"], b"Accept-Encoding")
                 self.passthrough = True
                 await self.send(message)
             else:
@@ -225,16 +238,25 @@ class _Responder:
         body, more = message.get("body", b""), message.get("more_body", False)
         if self.start is not None:
             start, self.start = self.start, None
-            if self.coding is None or (not more and len(body) < self.owner.minimum_size):
-                MutableHeaders(scope=start).add_vary_header("Accept-Encoding")
+            if not more and len(body) < self.owner.minimum_size:
+                start["headers"] = add_vary(start["headers"], b"Accept-Encoding")
                 self.passthrough = True
                 await self.send(start)
                 await self.send(message)
                 return
-            level = self.owner
-            self.encoder = _Brotli(level.brotli_quality) if self.coding == "br" else _Gzip(level.gzip_level)
-            body = self.encoder.compress(body, not more)
-            self._encode_headers(start, None if more else len(body))
+            if not more:  # a whole body: compressed once per distinct body and coding, then from the cache
+                cache = self.owner.cache
+                out = cache.get(body, self.coding)
+                if out is None:
+                    out = self._new_encoder().compress(body, True)
+                    cache.put(body, self.coding, out)
+                self._encode_headers(start, len(out))
+                await self.send(start)
+                await self.send({"type": "http.response.body", "body": out})
+                return
+            self.encoder = self._new_encoder()
+            body = self.encoder.compress(body, False)
+            self._encode_headers(start, None)
             await self.send(start)
         else:
             assert self.encoder is not None

@@ -6,19 +6,19 @@ CSP, and stream HTML bodies through the HTML filter chunk by chunk. Paths under 
 consent API. The lifespan opens and closes the consent store.
 
 Hot path: a non-HTML response without cookies costs one cookie lookup (verified values are cached by the
-signer) and a header scan. A page that arrives in one body message is rewritten once per distinct
+signer) and a header scan; response headers are edited in one pass over the raw list. A page that arrives in one body message is rewritten once per distinct
 (body, plan) pair and served from a small cache after that, since the rewrite is a pure function of both.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from functools import lru_cache
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import headers
+from .bodycache import BodyCache
 from .consent import ConsentState
 from .decision import Decision, decide
 from .html_filter import FilterPlan, HtmlFilter
@@ -48,7 +48,7 @@ class ConsentMiddleware:
         self.prefix = gateway.settings.prefix
         self.api = gateway.consent_app() if serve_api else None
         self.first_party = gateway.settings.first_party_hosts
-        self.cache = _RewriteCache(CACHE_ENTRIES)
+        self.cache = BodyCache(CACHE_ENTRIES, CACHE_MAX_BODY)  # plans are kept alive by their entries
         # Few distinct (consent class, User-Agent) and (decision, Host, Accept-Language) pairs: decide once each.
         self._decide = lru_cache(maxsize=1024)(self._decide_uncached)
         self.plan = lru_cache(maxsize=1024)(self._plan_uncached)
@@ -116,35 +116,15 @@ class ConsentMiddleware:
         return wrapped
 
 
-class _RewriteCache:
-    """LRU of rewritten single-message pages, keyed by the body and the plan that rewrote it.
-
-    The key holds the body's built-in hash; a hit is confirmed by comparing the stored body, so a hash
-    collision can only cost a miss, never serve another page.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[object, ...], tuple[bytes, bytes]] = OrderedDict()
-
-    def rewrite(self, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
-        if len(body) > CACHE_MAX_BODY:
-            return _rewrite(body, plan, encoding)
-        key = (hash(body), plan, encoding)
-        hit = self.entries.get(key)
-        if hit is not None and hit[0] == body:
-            self.entries.move_to_end(key)
-            return hit[1]
-        out = _rewrite(body, plan, encoding)
-        self.entries[key] = (body, out)
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-        return out
-
-
-def _rewrite(body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
-    f = HtmlFilter(plan, encoding=encoding)
-    return f.feed(body) + f.close()
+def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
+    """A whole page rewritten for ``plan``; pure in (body, plan, encoding), so each pair is rewritten once."""
+    variant = (plan, encoding)
+    out = cache.get(body, variant)
+    if out is None:
+        f = HtmlFilter(plan, encoding=encoding)
+        out = f.feed(body) + f.close()
+        cache.put(body, variant, out)
+    return out
 
 
 class _RequestFacts:
@@ -185,7 +165,7 @@ class _Responder:
                 if self.start is not None:
                     start, self.start = self.start, None
                     if not more:  # the whole page in one message: rewrite once, send with its exact length
-                        out = self.mw.cache.rewrite(body, self.plan, self.encoding)
+                        out = _rewrite(self.mw.cache, body, self.plan, self.encoding)
                         self.plan = None
                         start["headers"].append((b"content-length", str(len(out)).encode()))
                         await send(start)

@@ -157,3 +157,26 @@ def test_accept_encoding_parsing():
     assert reduce_accept_encoding("zstd, br") == "br"
     assert reduce_accept_encoding("*;q=1, deflate;q=0") == "gzip, br"
     assert reduce_accept_encoding("") == ""
+
+
+async def test_a_repeated_whole_body_is_compressed_once_and_each_body_gets_its_own_bytes():
+    other = HTML.replace(b"cookies", b"COOKIES")
+    bodies = iter([HTML, HTML, other, HTML])
+
+    async def app(scope, receive, send):
+        body = next(bodies)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    middleware = CompressionMiddleware(app)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        raws = []
+        for accept in ("br", "br", "br", "gzip"):
+            async with c.stream("GET", "/", headers={"Accept-Encoding": accept}) as resp:
+                raws.append(b"".join([part async for part in resp.aiter_raw()]))
+    assert len(middleware.cache) == 3  # HTML in br, the other page in br, HTML in gzip
+    assert brotli.decompress(raws[0]) == brotli.decompress(raws[1]) == HTML
+    assert brotli.decompress(raws[2]) == other
+    assert gzip.decompress(raws[3]) == HTML
