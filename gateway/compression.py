@@ -50,6 +50,7 @@ def parse_accept_encoding(value: str) -> dict[str, float]:
     return result
 
 
+@lru_cache(maxsize=256)
 def reduce_accept_encoding(value: str) -> str:
     """Keep only the codings ``Decoder`` understands, so an upstream never answers in one we cannot read."""
     accepted = parse_accept_encoding(value)

@@ -5,7 +5,8 @@ returns. What the proxy guarantees so the filter can do its job: HTML arrives wi
 (gzip, deflate and br are decoded on the fly) and ``Set-Cookie`` headers arrive as separate headers.
 
 Choices worth knowing:
-- Accept-Encoding: the client's header is forwarded, reduced to the codings we can decode (gzip, deflate, br).
+- Accept-Encoding: the client's header is forwarded, reduced to the codings we can decode (gzip, deflate, br);
+  ``identity`` when none is left or the client named none, so the origin never picks a coding for us.
   Non-HTML thus passes through in a coding the client accepted, and HTML is always decodable. HTML in any
   other coding is answered with 502: passing it on would let trackers slip past the filter.
 - Host: ``preserve_host=True`` (default) sends the public Host, as most origins build links from it;
@@ -47,7 +48,12 @@ _DROP_FROM_OTHERS = _HOP_BY_HOP | _REBUILT | _DROP_UNTRUSTED
 # The visitor's server writes its own Date and none of the origin's Server (nginx does the same): passing the
 # origin's on would give the visitor two Date headers and name the origin's software.
 _RESPONSE_DROP = _HOP_BY_HOP | {b"date", b"server"}
-_SKIP_AUTO = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")  # send only what the visitor sent
+# aiohttp adds these when absent; ours are only what the visitor sent (Accept and Accept-Encoding are always
+# present: aiohttp's Accept */* means the same as none). Skipping is per request and only when needed, as
+# aiohttp's skip list costs a few microseconds on every request.
+_SKIP_UA = ("User-Agent",)
+_SKIP_UA_TYPE = ("User-Agent", "Content-Type")
+_SKIP_TYPE = ("Content-Type",)
 _INLINE_LIMIT = 256 * 1024  # bodies this small are streamed without a disconnect watcher (cheaper)
 _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.error)
 
@@ -80,7 +86,7 @@ class ReverseProxy:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 cookie_jar=aiohttp.DummyCookieJar(),  # a shared jar leaks one visitor's cookies to another
-                auto_decompress=False, skip_auto_headers=_SKIP_AUTO, timeout=self._timeout)
+                auto_decompress=False, timeout=self._timeout)
 
     async def aclose(self) -> None:
         """Close the pooled client; safe to call twice."""
@@ -110,18 +116,23 @@ class ReverseProxy:
                          path=self._prefix + raw.decode("latin-1"),
                          query_string=scope["query_string"].decode("latin-1"))
 
-    def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], str, bool]:
-        """Headers for upstream, the public origin (for Location mapping), and whether a body follows."""
+    def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], str, bool, tuple[str, ...] | None]:
+        """Headers for upstream, the public origin (for Location mapping), whether a body follows, and which
+        headers aiohttp must not add for us."""
         peer = scope["client"][0] if scope.get("client") else ""
         trusted = peer in self._trusted
         drop = _DROP_FROM_TRUSTED if trusted else _DROP_FROM_OTHERS
         out: list[tuple[str, str]] = []
         connection: list[str] = []
         host = chain = proto = public_host = accept_encoding = ""
-        has_body = False
+        has_body = has_agent = has_type = False
         for name, value in scope["headers"]:
             text = value.decode("latin-1")
-            if name == b"host":
+            if name == b"user-agent":
+                has_agent = True
+            elif name == b"content-type":
+                has_type = True
+            elif name == b"host":
                 host = text
             elif name == b"accept-encoding":
                 accept_encoding = text
@@ -146,9 +157,10 @@ class ReverseProxy:
         if public_host:
             out.append(("X-Forwarded-Host", public_host))
         out.append(("Host", host if self._preserve_host and host else self._origin.raw_authority))
-        if reduced := reduce_accept_encoding(accept_encoding):
-            out.append(("Accept-Encoding", reduced))
-        return out, f"{scheme}://{public_host}" if public_host else "", has_body
+        out.append(("Accept-Encoding", reduce_accept_encoding(accept_encoding) or "identity"))
+        needs_type = has_body and not has_type
+        skip = (_SKIP_UA_TYPE if needs_type else _SKIP_UA) if not has_agent else _SKIP_TYPE if needs_type else None
+        return out, f"{scheme}://{public_host}" if public_host else "", has_body, skip
 
     def _response_headers(self, resp: aiohttp.ClientResponse, public: str) -> list[tuple[bytes, bytes]]:
         connection = resp.headers.getall("Connection", ())
@@ -170,11 +182,11 @@ class ReverseProxy:
         if self._session is None:
             await self.startup()
         assert self._session is not None
-        headers, public, has_body = self._request_headers(scope)
+        headers, public, has_body, skip = self._request_headers(scope)
         body_done = asyncio.Event() if has_body else None  # set once the upload is read to its end
         try:
             resp = await self._session.request(
-                scope["method"], self._target(scope), headers=headers, allow_redirects=False,
+                scope["method"], self._target(scope), headers=headers, allow_redirects=False, skip_auto_headers=skip,
                 data=_request_body(receive, body_done) if body_done is not None else None)
         except TimeoutError:
             return await _error(send, scope, 504, "The site did not answer in time.")

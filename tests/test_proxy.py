@@ -221,7 +221,28 @@ async def test_accept_encoding_is_reduced_to_codings_we_can_decode(proxy):
         exotic = seen(await c.get("/echo", headers={"Accept-Encoding": "zstd, br;q=0.5, gzip;q=0"}))
         none = seen(await c.get("/echo", headers={"Accept-Encoding": ""}))
     assert exotic["h"]["accept-encoding"] == "br"
-    assert "accept-encoding" not in none["h"]
+    assert none["h"]["accept-encoding"] == "identity"  # explicit: the origin must not choose a coding
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_upstream_gets_no_user_agent_or_content_type_the_visitor_did_not_send(proxy, method):
+    body = [b"a=1"] if method == "POST" else None
+    call = AsgiCall(proxy, "/echo", method=method, body=body,
+                    headers=[(b"content-length", b"3")] if body else [])
+    start, reply = await call.next(), await call.next()
+    await call.finish()
+    data = seen(httpx.Response(start["status"], content=reply["body"]))
+    assert "user-agent" not in data["h"] and "content-type" not in data["h"]
+    assert data["size"] == (3 if body else 0)
+
+
+async def test_upstream_gets_the_visitors_own_user_agent_and_content_type(proxy):
+    async with client(proxy) as c:
+        data = seen(await c.post("/echo", content=b"a=1", headers={
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+            "Content-Type": "application/x-www-form-urlencoded"}))
+    assert data["h"]["user-agent"] == "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
+    assert data["h"]["content-type"] == "application/x-www-form-urlencoded"
 
 
 async def test_redirect_is_passed_through_not_followed_and_mapped_back(proxy, upstream):
