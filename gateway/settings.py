@@ -50,6 +50,7 @@ class Settings:
     upstream: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     csp_mode: str = "enforce"
+    access_log: bool = True
     # Secrets: environment or file only.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_token: str | None = field(default=None, repr=False)

@@ -93,3 +93,21 @@ def test_demo_makes_a_dev_key_and_a_dashboard_password_and_says_so(
     assert settings.secret_keys == ((tmp_path / "dev-secret.key").read_text().strip(),)
     assert settings.admin_token and f"password {settings.admin_token}" in err
     assert "development signing key" in err and "http://127.0.0.1:8123" in " ".join(settings.origins)
+
+
+def test_serve_runs_uvicorn_with_the_access_log_setting(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gc
+
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # serve freezes its start-up heap; not the test runner's
+    env = {"GATEWAY_SECRET_KEYS": "k" * 40}
+    for value in ("false", "true"):
+        code, _, err = run(capsys, monkeypatch, "serve", "--data-dir", str(tmp_path), "--set", f"access_log={value}",
+                           env=env)
+        assert code == 0, err
+    assert [c["access_log"] for c in calls] == [False, True]
+    assert all(c["server_header"] is False and c["port"] == 8000 for c in calls)
