@@ -31,6 +31,22 @@ def _sources(host: str) -> str:
     return f"{host} *.{host}"
 
 
+def _minimal(sources: set[str]) -> list[str]:
+    """Sources without those another one already admits (``*.x`` admits ``a.x``, ``*.a.x`` and ``a.x/path``;
+    a bare host admits its own paths): the same policy in fewer bytes on every page."""
+    wildcards = {s[2:] for s in sources if s.startswith("*.")}
+    bare = {s for s in sources if not s.startswith("*.") and "/" not in s}
+
+    def covered(source: str) -> bool:
+        host, _, path = source.removeprefix("*.").partition("/")
+        labels = host.split(".")
+        if any(".".join(labels[i:]) in wildcards for i in range(1, len(labels) - 1)):
+            return True
+        return bool(path) and (host in bare or host in wildcards)
+
+    return sorted(s for s in sources if not covered(s))
+
+
 class CspBuilder:
     """Precomputes the header for every combination of refused categories (at most eight of them)."""
 
@@ -68,6 +84,6 @@ class CspBuilder:
         else:
             admitted = [c for c in self._categories if not decided or c not in blocked]
             allowed = set(self._catalogue.allow_hosts) | set(self._catalogue.hosts_for(admitted))
-            hosts = " ".join(sorted({_sources(h) for h in allowed}))
+            hosts = " ".join(_minimal({part for h in allowed for part in _sources(h).split()}))
         sources = " ".join(p for p in (_KEYWORDS, self._extra, hosts) if p)
         return f"default-src {sources}; report-uri {self._report}"

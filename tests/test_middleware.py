@@ -241,6 +241,23 @@ def test_csp_header_stays_small_for_every_choice(settings: Settings) -> None:
                 assert len(gateway.csp.policy(frozenset(refused), decided)) < 4096
 
 
+def test_csp_lists_no_source_that_another_already_covers(settings: Settings) -> None:
+    policy = Gateway(settings).csp.policy(frozenset({"preferences", "analytics", "marketing"}), False)
+    sources = [s for s in policy.split(";")[0].split()[1:] if "." in s]
+    wildcards = {s[2:] for s in sources if s.startswith("*.")}
+    bare = {s for s in sources if not s.startswith("*.") and "/" not in s}
+
+    def parents(host: str) -> list[str]:
+        parts = host.split(".")
+        return [".".join(parts[i:]) for i in range(1, len(parts) - 1)]
+
+    for source in sources:
+        host, _, path = source.removeprefix("*.").partition("/")
+        assert not any(p in wildcards for p in parents(host)), source
+        assert not (path and (host in bare or host in wildcards)), source
+    assert "www.googletagmanager.com/gtag/js" not in sources and "*.googletagmanager.com" in sources
+
+
 async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[httpx.AsyncClient, Gateway]) -> None:
     client, _ = site
     r = await client.head("/")
