@@ -1,10 +1,11 @@
 """Proxy throughput: upstream direct, the plainest aiohttp pass-through (the peer), our ReverseProxy alone,
 the full gateway stack (compression -> consent -> proxy) and nginx ``proxy_pass`` when installed.
 
-Every server is its own process on 127.0.0.1; load comes from ``wrk`` (or an aiohttp client loop when wrk is
-missing) with 32 connections for a fixed time after a warm-up. Targets are measured in interleaved rounds and
-the best run kept. On a small shared machine req/s swings with whatever else runs, so the serving process's
-CPU time per request is printed too: it is the steadier figure for comparing ours with the peer.
+Every server is its own process on 127.0.0.1; ours run exactly as ``consent-gateway serve`` runs them (minus
+the access log). Load comes from ``wrk`` (or an aiohttp client loop when wrk is missing) with 32 connections
+for a fixed time after a warm-up. The proxies under test share one core, the upstream and the load generator
+the others, so a proxy's throughput is its own CPU cost rather than a fight for cores. Targets are measured
+in interleaved rounds and the best run kept; the serving process's CPU time per request is printed too.
 Run: ``.venv/bin/python bench/bench_proxy.py [--seconds 5] [--rounds 2]``.
 """
 
@@ -97,22 +98,16 @@ def serve_peer(port: int, upstream: str) -> None:
 
 
 def serve_ours(port: int, upstream: str, stack: bool) -> None:
-    import uvicorn
+    """Served exactly as `consent-gateway serve --upstream` serves, without the access log."""
+    from gateway.app import create_app
+    from gateway.cli import run_app
+    from gateway.proxy import ReverseProxy
+    from gateway.settings import Settings
 
-    if stack:
-        from gateway.app import create_app
-        from gateway.settings import Settings
-        from gateway.store.memory import MemoryStore
-
-        settings = Settings(upstream=upstream, secret_keys=("bench-" + "k" * 40,), cookie_secure=False,
-                            data_dir=Path(tempfile.mkdtemp(prefix="bench-gw-")))
-        app = create_app(settings, store=MemoryStore())
-    else:
-        from gateway.proxy import ReverseProxy
-
-        app = ReverseProxy(upstream)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False,
-                http="httptools", loop="uvloop", lifespan="on", server_header=False)
+    settings = Settings(upstream=upstream, port=port, access_log=False, secret_keys=("bench-" + "k" * 40,),
+                        admin_token="bench-" + "t" * 20, cookie_secure=False,
+                        data_dir=Path(tempfile.mkdtemp(prefix="bench-gw-")))
+    run_app(create_app(settings) if stack else ReverseProxy(upstream), settings, log_level="warning")
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -161,12 +156,21 @@ def load(url: str, seconds: float, connections: int = 32) -> float:
     return float(out.strip())
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (nginx serves from a worker it forks)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
 def cpu_seconds(proc: subprocess.Popen | None) -> float:
-    """CPU time of the serving process: steadier than req/s when other work shares the cores."""
+    """CPU time of the serving process and its children: steadier than req/s when other work shares the cores."""
     if proc is None:
         return 0.0
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in family(proc.pid):
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def client_loop(url: str, seconds: float, connections: int) -> None:
@@ -206,49 +210,51 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best run is kept")
     parser.add_argument("--warmup", type=float, default=1, help="whole seconds with wrk")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not give the proxies under test a core of their own")
     args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    pin = args.pin and len(cores) >= 2
+    if pin:  # proxies under test on the last core; the upstream and the load generator on the others
+        os.sched_setaffinity(0, set(cores[:-1]))
     up_port = free_port()
     upstream = f"http://127.0.0.1:{up_port}"
-    procs = [spawn("_upstream", str(up_port))]
-    wait_ready(upstream + PATHS["html"], procs[0])
-    targets = {"upstream direct": upstream}
     workdir = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    procs = [spawn("_upstream", str(up_port))]
+    targets = {"upstream direct": upstream}
+    owners: dict[str, subprocess.Popen | None] = {"upstream direct": procs[0]}
     try:
-        servers = [("aiohttp peer", "_peer"), ("ours: ReverseProxy", "_ours")]
-        probe = subprocess.run([sys.executable, "-c", "import gateway.app"], cwd=ROOT, capture_output=True, text=True)
-        if probe.returncode == 0:
-            servers.append(("ours: full stack", "_stack"))
-        else:
-            print(f"full stack skipped: gateway.app does not import ({probe.stderr.strip().splitlines()[-1]})")
-        owners: dict[str, subprocess.Popen | None] = {}
-        for name, mode in servers:
+        wait_ready(upstream + PATHS["html"], procs[0])
+        for name, mode in [("aiohttp peer", "_peer"), ("ours: ReverseProxy", "_ours"), ("ours: full stack", "_stack")]:
             port = free_port()
             procs.append(spawn(mode, str(port), upstream))
-            targets[name] = f"http://127.0.0.1:{port}"
-            owners[name] = procs[-1]
+            targets[name], owners[name] = f"http://127.0.0.1:{port}", procs[-1]
         port = free_port()
         if (proc := nginx(port, upstream, workdir)) is not None:
             procs.append(proc)
-            targets["nginx proxy_pass"] = f"http://127.0.0.1:{port}"
-            owners["nginx proxy_pass"] = proc
+            targets["nginx proxy_pass"], owners["nginx proxy_pass"] = f"http://127.0.0.1:{port}", proc
         else:
             print("nginx not installed: nginx proxy_pass skipped")
         for name, url in targets.items():
-            wait_ready(url + PATHS["html"], owners.get(name))
+            wait_ready(url + PATHS["html"], owners[name])
+        if pin:
+            for proc in procs[1:]:
+                for pid in family(proc.pid):
+                    os.sched_setaffinity(pid, {cores[-1]})
         print(f"load: {'wrk' if shutil.which('wrk') else 'aiohttp client loop'}, 32 connections, "
-              f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of {args.rounds}")
+              f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of {args.rounds}; "
+              + (f"proxies pinned to core {cores[-1]}, upstream and load on {cores[:-1]}" if pin else "no pinning"))
         results: dict[str, dict[str, float]] = {name: {kind: 0.0 for kind in PATHS} for name in targets}
         cpu: dict[str, dict[str, float]] = {name: {kind: float("inf") for kind in PATHS} for name in targets}
-        owners["upstream direct"] = procs[0]
         for base in targets.values():
             for path in PATHS.values():
                 load(base + path, args.warmup)
         for _ in range(args.rounds):  # interleaved, so a burst of noise does not hit one target twice
             for name, base in targets.items():
                 for kind, path in PATHS.items():
-                    before = cpu_seconds(owners.get(name))
+                    before = cpu_seconds(owners[name])
                     rate = load(base + path, args.seconds)
-                    used = cpu_seconds(owners.get(name)) - before
+                    used = cpu_seconds(owners[name]) - before
                     results[name][kind] = max(results[name][kind], rate)
                     cpu[name][kind] = min(cpu[name][kind], used / (rate * args.seconds) * 1e6)
         report(results, cpu)
@@ -268,11 +274,12 @@ def report(results: dict[str, dict[str, float]], cpu: dict[str, dict[str, float]
         print(f"{name:22} {r['html']:10.0f} {r['asset']:11.0f} {r['html'] / peer['html']:9.2f} "
               f"{r['asset'] / peer['asset']:10.2f} {c['html'] if c['html'] else float('nan'):15.0f}"
               f" {c['asset'] if c['asset'] else float('nan'):16.0f}")
-    ours, ours_cpu = results["ours: ReverseProxy"], cpu["ours: ReverseProxy"]
-    print(f"\ngoals: ReverseProxy html/peer {ours['html'] / peer['html']:.2f} (>= 0.80), "
-          f"asset/peer {ours['asset'] / peer['asset']:.2f} (>= 0.90)")
-    print(f"CPU per request, peer/ours (1.0 = as cheap as the peer): html {peer_cpu['html'] / ours_cpu['html']:.2f}, "
-          f"asset {peer_cpu['asset'] / ours_cpu['asset']:.2f}")
+    for name in ("ours: full stack", "ours: ReverseProxy"):
+        ours, ours_cpu = results[name], cpu[name]
+        print(f"\n{name}: html/peer {ours['html'] / peer['html']:.2f} (goal >= 0.80), asset/peer "
+              f"{ours['asset'] / peer['asset']:.2f} (goal >= 0.90); CPU per request peer/ours "
+              f"(1.0 = as cheap as the peer): html {peer_cpu['html'] / ours_cpu['html']:.2f}, "
+              f"asset {peer_cpu['asset'] / ours_cpu['asset']:.2f}")
 
 
 if __name__ == "__main__":

@@ -108,19 +108,23 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _run(settings: Settings, workers: int) -> int:
+    from .app import create_app
+
+    run_app(create_app(settings), settings)
+    return 0
+
+
+def run_app(app: Any, settings: Settings, **overrides: Any) -> None:
+    """Serve ``app`` the way `serve` does (``overrides`` replace uvicorn options, e.g. the log level)."""
     import gc
 
     import uvicorn
 
-    from .app import create_app
-
-    app = create_app(settings)
     # What start-up built (settings, catalogue, compiled patterns, texts) lives as long as the process: keep
     # it out of every later garbage collection instead of scanning it again and again under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, **server_options(settings))
-    return 0
+    uvicorn.run(app, **{**server_options(settings), **overrides})
 
 
 def _snippet(args: argparse.Namespace, settings: Settings) -> int:

@@ -79,6 +79,7 @@ class ReverseProxy:
         self._preserve_host = preserve_host
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._url = functools.lru_cache(maxsize=1024)(self._url_uncached)  # pages are asked for again and again
 
     async def startup(self) -> None:
         """Open the pooled client in the running loop (idempotent)."""
@@ -109,12 +110,16 @@ class ReverseProxy:
             await send({"type": "lifespan.shutdown.complete"})
 
     def _target(self, scope: Scope) -> URL:
-        raw = scope.get("raw_path") or scope["path"].encode()
+        raw, query = scope.get("raw_path") or scope["path"].encode(), scope["query_string"]
+        if len(raw) + len(query) > 512:  # long, one-off URLs would only crowd the cache
+            return self._url_uncached(raw, query)
+        return self._url(raw, query)
+
+    def _url_uncached(self, raw: bytes, query: bytes) -> URL:
         if not raw.startswith(b"/"):  # absolute-form or "*": keep only the path, never the authority
             raw = b"/" + raw.partition(b"://")[2].partition(b"/")[2] if b"://" in raw else b"/"
         return URL.build(scheme=self._origin.scheme, authority=self._origin.raw_authority, encoded=True,
-                         path=self._prefix + raw.decode("latin-1"),
-                         query_string=scope["query_string"].decode("latin-1"))
+                         path=self._prefix + raw.decode("latin-1"), query_string=query.decode("latin-1"))
 
     def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], str, bool, tuple[str, ...] | None]:
         """Headers for upstream, the public origin (for Location mapping), whether a body follows, and which
