@@ -101,7 +101,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best run is kept")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not give the servers under test a core of their own")
     args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    pin = args.pin and len(cores) >= 2
+    if pin:  # servers under test on the last core, wrk on the others
+        os.sched_setaffinity(0, set(cores[:-1]))
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     cookie = consent_cookie()
@@ -113,6 +119,9 @@ def main() -> None:
         try:
             for port in ports.values():
                 wait(f"http://127.0.0.1:{port}/app.js")
+            if pin:
+                for p in procs:
+                    os.sched_setaffinity(p.pid, {cores[-1]})
             results: dict[tuple[str, str], float] = {}
             cpu: dict[tuple[str, str], float] = {}
             pids = dict(zip(ports, (p.pid for p in procs)))
@@ -128,7 +137,8 @@ def main() -> None:
             for p in procs:
                 p.terminate()
                 p.wait()
-    print(f"load: wrk, 32 connections, {args.seconds}s per run after 1s warm-up, best of {args.rounds} rounds")
+    print(f"load: wrk, 32 connections, {args.seconds}s per run after 1s warm-up, best of {args.rounds} rounds; "
+          + (f"servers pinned to core {cores[-1]}, wrk on {cores[:-1]}" if pin else "no pinning"))
     print(f"{'response':<26}{'bare req/s':>11}{'middleware':>11}{'ratio':>7}"
           f"{'bare CPU us/req':>17}{'mw CPU us/req':>15}{'CPU ratio':>11}")
     for path, label in (("/app.js", "30 KB asset (non-HTML)"), ("/page.html", "11 KB HTML, rewritten")):

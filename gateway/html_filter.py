@@ -570,7 +570,7 @@ class HtmlFilter:
     def _css_cut(self, buf: bytes, pos: int, cut: int) -> int:
         """Do not cut a url(...) or @import in two: stop before the last one that is not complete yet."""
         last = None
-        for last in _CSS_URL_START_B.finditer(buf, pos):
+        for last in _CSS_URL_START_B.finditer(buf, pos):  # noqa: B007 - only the last match is wanted
             pass
         if last is not None and last.start() < cut:
             m = _CSS_URL_B.match(buf, last.start())

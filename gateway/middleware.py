@@ -5,9 +5,10 @@ request.state.consent), then on the way out drop non-consented Set-Cookie header
 CSP, and stream HTML bodies through the HTML filter chunk by chunk. Paths under the prefix go to the
 consent API. The lifespan opens and closes the consent store.
 
-Hot path: a non-HTML response without cookies costs one cookie lookup (verified values are cached by the
-signer) and a header scan; response headers are edited in one pass over the raw list. A page that arrives in one body message is rewritten once per distinct
-(body, plan) pair and served from a small cache after that, since the rewrite is a pure function of both.
+Hot path: a non-HTML response without cookies costs one dictionary lookup for the visitor's Cookie header
+and a scan of the response headers; HTML headers are edited in one pass over the raw list. A page that
+arrives in one body message is rewritten once per distinct (body, plan) pair and served from a small cache
+after that, since the rewrite is a pure function of both.
 """
 
 from __future__ import annotations
@@ -64,25 +65,19 @@ class ConsentMiddleware:
         if self.api is not None and (path == self.prefix or path.startswith(self.prefix + "/")):
             await self.api(scope, receive, send)
             return
-        request = _RequestFacts()
         cookie = gpc = None
-        for name, value in scope["headers"]:  # one pass for everything the response will need
+        for name, value in scope["headers"]:
             if name == b"cookie":
-                cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
-            elif name == b"user-agent":
-                request.user_agent = value
-            elif name == b"accept-language":
-                request.accept_language = value
-            elif name == b"host":
-                request.host = value
+                cookie = value if cookie is None else cookie + b"; " + value
             elif name == b"sec-gpc":
-                gpc = value.decode("latin-1")
-        state = self.gateway.reader.read(cookie, gpc)
+                gpc = value
+        state = self.gateway.reader.read_raw(cookie, gpc)
         scope[SCOPE_KEY] = state
-        scope.setdefault("state", {})["consent"] = state
-        request.state = state
-        request.head = scope["method"] == "HEAD"
-        await self.app(scope, receive, _Responder(self, request).send_with(send))
+        if "state" in scope:
+            scope["state"]["consent"] = state
+        else:
+            scope["state"] = {"consent": state}
+        await self.app(scope, receive, _Responder(self, scope, state, send).send)
 
     def _plan_uncached(self, decision: Decision, host_header: bytes, accept_language: bytes | None,
                        nonce: str | None) -> FilterPlan:
@@ -127,62 +122,66 @@ def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | No
     return out
 
 
-class _RequestFacts:
-    """What the response side needs from the request, read in the middleware's one pass over its headers."""
-
-    __slots__ = ("state", "head", "user_agent", "accept_language", "host")
-
-    def __init__(self) -> None:
-        self.state: ConsentState
-        self.head = False
-        self.user_agent = b""
-        self.accept_language: bytes | None = None
-        self.host = b""
-
-
 class _Responder:
     """Per-request response rewriting; the middleware instance itself keeps no request state."""
 
-    def __init__(self, mw: ConsentMiddleware, request: _RequestFacts) -> None:
+    __slots__ = ("mw", "scope", "state", "downstream", "plan", "encoding", "filter", "start")
+
+    def __init__(self, mw: ConsentMiddleware, scope: Scope, state: ConsentState, send: Send) -> None:
         self.mw = mw
-        self.request = request
+        self.scope = scope
+        self.state = state
+        self.downstream = send
         self.plan: FilterPlan | None = None
         self.encoding: str | None = None
         self.filter: HtmlFilter | None = None
         self.start: Message | None = None
 
-    def send_with(self, send: Send) -> Send:
-        async def wrapped(message: Message) -> None:
+    async def send(self, message: Message) -> None:
+        send = self.downstream
+        if self.plan is None and self.start is None:
             if message["type"] == "http.response.start":
                 self._start(message)
-                if self.plan is None:
-                    await send(message)
-                else:
+                if self.plan is not None:
                     self.start = message  # held until the first body message says whether the page is whole
-            elif message["type"] == "http.response.body" and self.plan is not None:
-                body = message.get("body", b"")
-                more = message.get("more_body", False)
-                if self.start is not None:
-                    start, self.start = self.start, None
-                    if not more:  # the whole page in one message: rewrite once, send with its exact length
-                        out = _rewrite(self.mw.cache, body, self.plan, self.encoding)
-                        self.plan = None
-                        start["headers"].append((b"content-length", str(len(out)).encode()))
-                        await send(start)
-                        await send({"type": "http.response.body", "body": out})
-                        return
-                    await send(start)
-                    self.filter = HtmlFilter(self.plan, encoding=self.encoding)
-                assert self.filter is not None
-                out = self.filter.feed(body)
-                if not more:
-                    out += self.filter.close()
-                if out or not more:
-                    await send({"type": "http.response.body", "body": out, "more_body": more})
-            else:
-                await send(message)
+                    return
+            await send(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        assert self.plan is not None
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if self.start is not None:
+            start, self.start = self.start, None
+            if not more:  # the whole page in one message: rewrite once, send with its exact length
+                out = _rewrite(self.mw.cache, body, self.plan, self.encoding)
+                self.plan = None
+                start["headers"].append((b"content-length", str(len(out)).encode()))
+                await send(start)
+                await send({"type": "http.response.body", "body": out})
+                return
+            await send(start)
+            self.filter = HtmlFilter(self.plan, encoding=self.encoding)
+        assert self.filter is not None
+        out = self.filter.feed(body)
+        if not more:
+            out += self.filter.close()
+        if out or not more:
+            await send({"type": "http.response.body", "body": out, "more_body": more})
 
-        return wrapped
+    def _request_facts(self) -> tuple[bytes, bytes | None, bytes]:
+        """User-Agent, Accept-Language and Host: read only for the responses that need them."""
+        agent, language, host = b"", None, b""
+        for name, value in self.scope["headers"]:
+            if name == b"user-agent":
+                agent = value
+            elif name == b"accept-language":
+                language = value
+            elif name == b"host":
+                host = value
+        return agent, language, host
 
     def _start(self, message: Message) -> None:
         """Edit the response headers in one pass; decide whether (and how) the body is rewritten."""
@@ -199,8 +198,9 @@ class _Responder:
         is_html = _is_html(ctype)
         if not is_html and not has_cookies:
             return
-        mw, request = self.mw, self.request
-        decision = mw.decision(request.state, request.user_agent)
+        mw = self.mw
+        agent, language, host = self._request_facts()
+        decision = mw.decision(self.state, agent)
         blocked = decision.blocked if has_cookies else frozenset()
         if not is_html:
             if blocked:
@@ -208,9 +208,10 @@ class _Responder:
             return
         # HEAD mirrors GET's headers without a body; a page in a content coding or without a full body
         # (204, 206, 304) passes unchanged apart from cookies and the CSP.
-        rewrite = not request.head and not encoded and message["status"] not in (204, 206, 304)
-        private = rewrite or request.head
-        drop = _REWRITE_DROP if rewrite else _HEAD_DROP if request.head else _KEEP_ALL
+        head = self.scope["method"] == "HEAD"
+        rewrite = not head and not encoded and message["status"] not in (204, 206, 304)
+        private = rewrite or head
+        drop = _REWRITE_DROP if rewrite else _HEAD_DROP if head else _KEEP_ALL
         out: list[tuple[bytes, bytes]] = []
         cache_control: list[bytes] = []
         vary: list[bytes] = []
@@ -238,8 +239,7 @@ class _Responder:
             # change would bring back another consent class's page from the browser cache.
             out.append((b"vary", headers.vary_with(headers.joined(vary), b"Cookie")))
             nonce = _NONCE.search(origin_csp) if origin_csp else None
-            self.plan = mw.plan(decision, request.host, request.accept_language,
-                                nonce.group(1).decode("ascii") if nonce else None)
+            self.plan = mw.plan(decision, host, language, nonce.group(1).decode("ascii") if nonce else None)
             self.encoding = _charset(ctype)
         message["headers"] = out
 

@@ -25,8 +25,8 @@ from .locales import build_configs
 from .metrics import Metrics
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
-from .timing import LatencyMiddleware
 from .store import ConsentStore, StoreError, open_store
+from .timing import LatencyMiddleware
 from .vendors import Catalogue
 from .visitor import VisitorReader
 

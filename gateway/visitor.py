@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import unquote
 
 from .consent import UNDECIDED, ConsentState
@@ -27,6 +28,8 @@ class VisitorReader:
         self._signer = signer
         self._invalid = metrics.invalid_cookies
         self._recent: dict[str, tuple[ConsentState, float]] = {}  # verified value -> (state, valid until)
+        self._by_header: dict[bytes, tuple[ConsentState, float]] = {}  # whole Cookie header -> the same
+        self._name_bytes = settings.cookie_name.encode("latin-1")
         # One cookie out of the header, without parsing the others (the per-request hot path).
         self._pattern = re.compile(rf"(?:^|;)\s*{re.escape(self._name)}=\s*\"?([^;\"]*)")
 
@@ -42,28 +45,63 @@ class VisitorReader:
     def read(self, cookie_header: str | None, gpc_header: str | None, now: datetime | None = None) -> ConsentState:
         gpc = self._honor_gpc and gpc_header is not None and gpc_header.strip() == "1"
         value = self.cookie_value(cookie_header)
-        if value is None:
-            return _UNDECIDED_GPC if gpc else UNDECIDED
-        hit = self._recent.get(value) if now is None else None
-        state = hit[0] if hit is not None and time.time() < hit[1] else self._verify(value, now)
+        state = None
+        if value is not None:
+            hit = self._recent.get(value) if now is None else None
+            state = hit[0] if hit is not None and time.time() < hit[1] else self._verify(value, now)[0]
+        return self._with_gpc(state, gpc)
+
+    def read_raw(self, cookie_header: bytes | None, gpc_header: bytes | None) -> ConsentState:
+        """``read`` for header bytes as an ASGI server hands them over (the middleware's per-request path).
+
+        A visitor sends the same Cookie header request after request, so the whole header is remembered with
+        its verified state (until that could change): a repeat costs one dictionary lookup.
+        """
+        gpc = self._honor_gpc and gpc_header is not None and gpc_header.strip() == b"1"
+        state = None
+        if cookie_header is not None and self._name_bytes in cookie_header:
+            hit = self._by_header.get(cookie_header)
+            if hit is not None and time.time() < hit[1]:
+                state = hit[0]
+            else:
+                value = self.cookie_value(cookie_header.decode("latin-1"))
+                if value is not None:
+                    recent = self._recent.get(value)
+                    if recent is not None and time.time() < recent[1]:
+                        state, until = recent
+                    else:
+                        state, until = self._verify(value, None)
+                    if until and state is not None:
+                        _remember(self._by_header, cookie_header, (state, until))
+        return self._with_gpc(state, gpc)
+
+    @staticmethod
+    def _with_gpc(state: ConsentState | None, gpc: bool) -> ConsentState:
         if state is None:
             return _UNDECIDED_GPC if gpc else UNDECIDED
         return replace(state, gpc=True) if gpc and not state.gpc else state
 
-    def _verify(self, value: str, now: datetime | None) -> ConsentState | None:
-        """Full check (signature, age, policy version); the result is remembered until it could change."""
+    def _verify(self, value: str, now: datetime | None) -> tuple[ConsentState | None, float]:
+        """Full check (signature, age, policy version); the result is remembered until it could change.
+
+        Returns the state (None when the cookie is not valid) and until when it holds (0: not remembered)."""
         state, reason = self._signer.loads(value)
         if state is None:
             self._invalid.labels(reason or "unknown").inc()
-            return None
+            return None, 0.0
         at = now or datetime.now(timezone.utc)
         current = state.current(self._policy, at, self._validity)
         if current.decided and state.decided_at is not None and now is None:
             until = min((state.decided_at + self._validity).timestamp(), self._signer.expires_at(value))
-            self._recent[value] = (current, until)
-            if len(self._recent) > RECENT:
-                self._recent.pop(next(iter(self._recent)))
-        return current
+            _remember(self._recent, value, (current, until))
+            return current, until
+        return current, 0.0
+
+
+def _remember(cache: dict[Any, tuple[ConsentState, float]], key: Any, entry: tuple[ConsentState, float]) -> None:
+    cache[key] = entry
+    if len(cache) > RECENT:
+        cache.pop(next(iter(cache)))
 
 
 _UNDECIDED_GPC = replace(UNDECIDED, gpc=True)
