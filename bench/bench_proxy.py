@@ -100,8 +100,8 @@ def serve_peer(port: int, upstream: str) -> None:
 def serve_ours(port: int, upstream: str, stack: bool) -> None:
     """Served exactly as `consent-gateway serve --upstream` serves, without the access log."""
     from gateway.app import create_app
-    from gateway.cli import run_app
     from gateway.proxy import ReverseProxy
+    from gateway.server import run_app
     from gateway.settings import Settings
 
     settings = Settings(upstream=upstream, port=port, access_log=False, secret_keys=("bench-" + "k" * 40,),

@@ -1,15 +1,18 @@
 """A small LRU of body transformations: rewriting a page for a consent class, compressing a response.
 
 Both are pure functions of (body, variant), and a site serves the same few pages and assets over and over,
-so the second visitor of a consent class costs a lookup instead of a rewrite or a brotli pass. The key holds
-the body's built-in hash; a hit is confirmed by comparing the stored body, so a collision can only cost a
-miss, never serve another page. Bounded by entry count and by stored bytes.
+so the second visitor of a consent class costs a lookup instead of a rewrite or a brotli pass. The key is the
+body's length and its first and last bytes (hashing a whole 30 KB body each time would cost more than the
+lookup saves); a hit is confirmed by comparing the whole stored body, so two bodies that share a key can only
+cost a miss, never serve one for the other. Bounded by entry count and by stored bytes.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+
+_EDGE = 256
 
 
 class BodyCache:
@@ -18,12 +21,12 @@ class BodyCache:
         self.max_body = max_body
         self.max_bytes = max_bytes
         self.stored = 0
-        self._items: OrderedDict[tuple[int, Hashable], tuple[bytes, bytes]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, bytes, bytes, Hashable], tuple[bytes, bytes]] = OrderedDict()
 
     def get(self, body: bytes, variant: Hashable) -> bytes | None:
         if len(body) > self.max_body:
             return None
-        key = (hash(body), variant)
+        key = (len(body), body[:_EDGE], body[-_EDGE:], variant)
         hit = self._items.get(key)
         if hit is None or hit[0] != body:
             return None
@@ -33,7 +36,7 @@ class BodyCache:
     def put(self, body: bytes, variant: Hashable, out: bytes) -> None:
         if len(body) > self.max_body:
             return
-        key = (hash(body), variant)
+        key = (len(body), body[:_EDGE], body[-_EDGE:], variant)
         old = self._items.pop(key, None)
         if old is not None:
             self.stored -= len(old[0]) + len(old[1])

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", parents=[common, server], help="run the gateway (needs GATEWAY_SECRET_KEYS)")
     serve.set_defaults(handler=_serve)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="processes serving in parallel (one core each); they share the consent log")
     demo = sub.add_parser("demo", parents=[common, server], help="run a demo site with the banner on http://127.0.0.1:8000")
     demo.set_defaults(handler=_demo)
     keygen = sub.add_parser("keygen", help="print a new signing key for GATEWAY_SECRET_KEYS")
@@ -100,31 +101,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, 1)
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same)."""
-    return {"host": settings.host, "port": settings.port, "proxy_headers": True,
-            "forwarded_allow_ips": ",".join(settings.trusted_proxies), "log_level": "info",
-            "access_log": settings.access_log, "server_header": False}
-
-
 def _run(settings: Settings, workers: int) -> int:
-    from .app import create_app
+    from .server import run_app, run_workers
 
-    run_app(create_app(settings), settings)
+    if workers < 1:
+        raise SettingsError(f"--workers {workers}: must be at least 1")
+    if workers > 1:
+        run_workers(settings, workers)
+    else:
+        from .app import create_app
+
+        run_app(create_app(settings), settings)
     return 0
-
-
-def run_app(app: Any, settings: Settings, **overrides: Any) -> None:
-    """Serve ``app`` the way `serve` does (``overrides`` replace uvicorn options, e.g. the log level)."""
-    import gc
-
-    import uvicorn
-
-    # What start-up built (settings, catalogue, compiled patterns, texts) lives as long as the process: keep
-    # it out of every later garbage collection instead of scanning it again and again under load.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(app, **{**server_options(settings), **overrides})
 
 
 def _snippet(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "erase")
 OPT_IN_CATEGORIES = ("preferences", "analytics", "marketing")
@@ -10,7 +12,8 @@ AUTH_FAILURE_REASONS = ("missing", "malformed", "wrong")
 
 
 class Metrics:
-    """Process-local counters; each `create_app` owns one so tests and workers never share state."""
+    """Counters of one app: each `create_app` owns a registry, so tests never share state; `serve --workers`
+    adds every worker's counts up through prometheus_client's multiprocess files."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -43,4 +46,9 @@ class Metrics:
             self.admin_auth_failures.labels(reason)
 
     def render(self) -> bytes:
+        """This process's counters, or every worker's summed when ``serve --workers`` shares them in files."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)

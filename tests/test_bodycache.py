@@ -24,3 +24,13 @@ def test_memory_stays_within_its_byte_and_entry_bounds_least_recent_out_first() 
     assert cache.get(b"b" * 50, "v") is None and cache.get(b"a" * 50, "v") == b"a" * 10
     cache.put(b"e" * 100, "v", b"e" * 100)  # 200 bytes: only what fits in 250 stays
     assert cache.stored <= 250 and cache.get(b"e" * 100, "v") == b"e" * 100
+
+
+def test_bodies_that_differ_only_in_the_middle_never_stand_in_for_each_other() -> None:
+    cache = BodyCache()
+    first = b"<html>" + b"a" * 1000 + b"token=1111" + b"b" * 1000 + b"</html>"
+    second = first.replace(b"token=1111", b"token=2222")
+    cache.put(first, "br", b"first")
+    assert cache.get(second, "br") is None
+    cache.put(second, "br", b"second")
+    assert cache.get(second, "br") == b"second" and cache.get(first, "br") is None  # one slot, last one wins

@@ -1,0 +1,66 @@
+"""Running the gateway process: uvicorn options, one process or several workers.
+
+One Python process uses one core. ``--workers N`` starts N processes that share the listening socket (uvicorn
+supervises them and restarts any that dies); each builds its own app from the same settings, handed over
+pickled in the environment of its own children. The consent log is shared through the database; Prometheus
+counters are shared through prometheus_client's multiprocess files, so ``/metrics`` shows the sum of every
+worker whichever one answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import os
+import pickle
+import shutil
+from typing import Any
+
+from .settings import Settings
+
+SETTINGS_ENV = "GATEWAY_WORKER_SETTINGS"
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same)."""
+    return {"host": settings.host, "port": settings.port, "proxy_headers": True,
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies), "log_level": "info",
+            "access_log": settings.access_log, "server_header": False}
+
+
+def run_app(app: Any, settings: Settings, **overrides: Any) -> None:
+    """Serve ``app`` in this process (``overrides`` replace uvicorn options, e.g. the log level)."""
+    import uvicorn
+
+    _freeze_startup_heap()
+    uvicorn.run(app, **{**server_options(settings), **overrides})
+
+
+def run_workers(settings: Settings, workers: int) -> None:
+    """Serve with ``workers`` processes; each calls ``worker_app``."""
+    import uvicorn
+
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # counts of an earlier run must not add up with these
+    metrics_dir.mkdir(parents=True)
+    os.environ[METRICS_ENV] = str(metrics_dir.resolve())
+    os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode("ascii")
+    uvicorn.run("gateway.server:worker_app", factory=True, workers=workers, **server_options(settings))
+
+
+def worker_app() -> Any:
+    """The app of one worker process, from the settings its supervisor handed down."""
+    from .app import create_app
+
+    settings: Settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301 - our own parent's
+    app = create_app(settings)
+    _freeze_startup_heap()
+    return app
+
+
+def _freeze_startup_heap() -> None:
+    """What start-up built (settings, catalogue, compiled patterns, texts) lives as long as the process: keep it
+    out of every later garbage collection instead of scanning it again and again under load."""
+    gc.collect()
+    gc.freeze()
