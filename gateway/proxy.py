@@ -176,10 +176,12 @@ class ReverseProxy:
             name = name.lower()
             if name in drop or name.startswith(b"proxy-"):
                 continue
-            if public and name in (b"location", b"content-location") and value.startswith(prefix):
-                rest = value[len(prefix):]
-                if rest[:1] in (b"", b"/", b"?", b"#"):
-                    value = public.encode("latin-1") + (rest if rest[:1] == b"/" else b"/" + rest)
+            if public and name in (b"location", b"content-location"):
+                value = _mapped(value, prefix, public)
+            elif public and name == b"refresh":  # "5; url=http://origin/next": the browser follows it too
+                delay, sep, url = value.partition(b"=")
+                if sep and delay.rstrip().lower().endswith(b"url"):
+                    value = delay + sep + _mapped(url.strip(b"'\" "), prefix, public)
             headers.append((name, value))
         return headers
 
@@ -291,6 +293,16 @@ async def _stream_until_disconnect(resp: aiohttp.ClientResponse, length: int | N
         streamer.result()  # re-raises what went wrong while streaming
         return False
     return True
+
+
+def _mapped(url: bytes, prefix: bytes, public: str) -> bytes:
+    """An absolute URL on the upstream, as the visitor must see it: on the public origin."""
+    if not url.startswith(prefix):
+        return url
+    rest = url[len(prefix):]
+    if rest[:1] not in (b"", b"/", b"?", b"#"):
+        return url  # another host that merely starts like ours (upstream.example.evil)
+    return public.encode("latin-1") + (rest if rest[:1] == b"/" else b"/" + rest)
 
 
 def _weaken(etag: bytes) -> bytes:

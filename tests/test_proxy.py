@@ -86,6 +86,7 @@ def _upstream_app(state: Upstream) -> web.Application:
     async def redirect(request: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": f"{state.url}/target?x=1",
                                                  "Content-Location": f"{state.url}/moved",
+                                                 "Refresh": f"0; url={state.url}/later",
                                                  "Link": f"<{state.url}/a>; rel=preload"})
 
     async def foreign_redirect(request: web.Request) -> web.Response:
@@ -252,6 +253,7 @@ async def test_redirect_is_passed_through_not_followed_and_mapped_back(proxy, up
     assert resp.status_code == 302
     assert resp.headers["location"] == "https://public.example/target?x=1"
     assert resp.headers["content-location"] == "https://public.example/moved"
+    assert resp.headers["refresh"] == "0; url=https://public.example/later"
     assert foreign.status_code == 301 and foreign.headers["location"] == "https://other.example/x"
 
 
