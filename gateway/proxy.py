@@ -331,14 +331,17 @@ def _connection_named(values: Iterable[str]) -> frozenset[bytes]:
 
 
 class _TrustedProxies:
-    """Addresses and CIDRs whose X-Forwarded-* we believe; parsed once (a typo fails at startup), cached."""
+    """Addresses and CIDRs whose X-Forwarded-* we believe (``*``: every peer, for a platform's router);
+    parsed once (a typo fails at startup), cached."""
 
     def __init__(self, entries: Iterable[str]) -> None:
-        self._networks = tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+        entries = [entry.strip() for entry in entries]
+        self._everyone = "*" in entries
+        self._networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries if entry != "*")
         self._contains = functools.lru_cache(maxsize=1024)(self._compute)
 
     def __contains__(self, host: str) -> bool:
-        return bool(host) and self._contains(host)
+        return bool(host) and (self._everyone or self._contains(host))
 
     def _compute(self, host: str) -> bool:
         try:

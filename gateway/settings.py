@@ -6,6 +6,7 @@ with one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import zoneinfo
@@ -227,6 +228,13 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
         raise bad("port", f"must be between 1 and 65535 (got {s.port})")
     if not s.prefix.startswith("/") or s.prefix.endswith("/") or len(s.prefix) < 2:
         raise bad("prefix", f"must look like /_consent (got {s.prefix!r})")
+    for entry in s.trusted_proxies:
+        try:
+            if entry.strip() != "*":
+                ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise bad("trusted_proxies",
+                      f"{entry!r} is not an IP address, a network like 10.0.0.0/8, or *") from None
     if s.upstream:
         parts = urlsplit(s.upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -45,6 +45,8 @@ BAD = [
     (("serve", "--config", "/nonexistent.toml"), {}, "/nonexistent.toml: file not found"),
     (("serve",), {"GATEWAY_SECRET_KEYS": "short"}, "at least 32 characters"),
     (("snippet", "--base", "consent.wgp.kz"), {}, "expected an origin"),
+    (("serve", "--set", "trusted_proxies=10.0.0.300"), {},
+     "trusted_proxies: '10.0.0.300' is not an IP address, a network like 10.0.0.0/8, or *"),
 ]
 
 

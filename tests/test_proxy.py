@@ -352,6 +352,16 @@ async def test_forwarded_chain_from_a_trusted_proxy_is_extended(upstream):
     assert h["host"] == upstream.url.removeprefix("http://")
 
 
+async def test_a_wildcard_trusts_every_peer_as_a_platform_router_needs(upstream):
+    app = ReverseProxy(upstream.url, trusted_proxies=["*"])
+    try:
+        async with client(app, peer="198.51.100.4") as c:
+            data = seen(await c.get("/echo", headers={"X-Forwarded-For": "203.0.113.9"}))
+    finally:
+        await app.aclose()
+    assert data["h"]["x-forwarded-for"] == "203.0.113.9, 198.51.100.4"
+
+
 async def test_upstream_down_gives_502_page_or_json():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
