@@ -1,8 +1,8 @@
 """create_app(settings, store=None): the gateway as one ASGI app.
 
-Stack, outermost first: compression -> ConsentMiddleware (consent API under the prefix, server-side
-blocking for everything else) -> the site: the reverse proxy when an upstream is set, the demo site in
-demo mode, else nothing but the consent API (the embedded-banner deployment).
+Stack, outermost first: forwarded headers from trusted proxies -> compression -> ConsentMiddleware (consent
+API under the prefix, server-side blocking for everything else) -> the site: the reverse proxy when an
+upstream is set, the demo site in demo mode, else nothing but the consent API (the embedded-banner deployment).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admin import admin_routes
 from .compression import CompressionMiddleware
+from .forwarded import ForwardedHeaders
 from .middleware import ConsentMiddleware
 from .proxy import ReverseProxy
 from .runtime import Gateway
@@ -43,7 +44,7 @@ def create_app(settings: Settings, store: ConsentStore | None = None) -> ASGIApp
     consent = ConsentMiddleware(site, gateway=gateway, serve_api=False)
     consent.api = gateway.consent_app(admin_routes(token=settings.admin_token, store=gateway.store,
                                                    metrics=gateway.metrics, timezone=settings.timezone))
-    app = CompressionMiddleware(consent)
+    app = ForwardedHeaders(CompressionMiddleware(consent), settings.trusted_proxies)
     app.gateway = gateway  # type: ignore[attr-defined]
     app.proxy = proxy  # type: ignore[attr-defined]
     return app

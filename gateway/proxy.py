@@ -14,7 +14,8 @@ Choices worth knowing:
 - WebSocket is not supported (closed before accept: the client sees 403). ``lifespan`` opens and closes the
   pool when the proxy runs bare; inside a larger app call ``startup()``/``aclose()`` from its lifespan.
 - Run uvicorn with ``proxy_headers=False`` in front of it, or uvicorn rewrites the peer address before
-  ``trusted_proxies`` is consulted.
+  ``trusted_proxies`` is consulted (``gateway.forwarded`` keeps the peer for it when the app needs the visitor's
+  address too, as the full gateway does).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from gateway.compression import DECODABLE, Decoder, reduce_accept_encoding
+from gateway.forwarded import PEER
 
 logger = logging.getLogger("gateway.proxy")
 
@@ -124,7 +126,8 @@ class ReverseProxy:
     def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], str, bool, tuple[str, ...] | None]:
         """Headers for upstream, the public origin (for Location mapping), whether a body follows, and which
         headers aiohttp must not add for us."""
-        peer = scope["client"][0] if scope.get("client") else ""
+        connection_peer = scope.get(PEER) or scope.get("client")  # before a trusted proxy's X-Forwarded-For
+        peer = connection_peer[0] if connection_peer else ""
         trusted = peer in self._trusted
         drop = _DROP_FROM_TRUSTED if trusted else _DROP_FROM_OTHERS
         out: list[tuple[str, str]] = []

@@ -23,9 +23,9 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same)."""
-    return {"host": settings.host, "port": settings.port, "proxy_headers": True,
-            "forwarded_allow_ips": ",".join(settings.trusted_proxies), "log_level": "info",
+    """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same). Forwarded headers are the app's
+    business (``gateway.forwarded``), so uvicorn's own handling is off."""
+    return {"host": settings.host, "port": settings.port, "proxy_headers": False, "log_level": "info",
             "access_log": settings.access_log, "server_header": False}
 
 

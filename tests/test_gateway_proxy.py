@@ -52,6 +52,9 @@ async def upstream() -> AsyncIterator[str]:
     async def gpc(request: web.Request) -> web.Response:
         return web.json_response({"from": "upstream"})
 
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({k.lower(): v for k, v in request.headers.items()})
+
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"http://127.0.0.1:{port}/landing")
 
@@ -59,6 +62,7 @@ async def upstream() -> AsyncIterator[str]:
     app.router.add_get("/", page)
     app.router.add_get("/.well-known/gpc.json", gpc)
     app.router.add_get("/go", redirect)
+    app.router.add_get("/echo", echo)
     runner = web.AppRunner(app)
     await runner.setup()
     port = _free_port()
@@ -136,7 +140,7 @@ async def test_upstream_redirect_is_mapped_back_to_the_public_origin(gateway: ht
 
 
 async def test_a_page_of_known_length_is_rewritten_once_then_served_from_cache(gateway: httpx.AsyncClient) -> None:
-    consent = gateway._transport.app.app  # compression -> consent middleware
+    consent = gateway._transport.app.app.app.app  # forwarded (uvicorn's middleware inside) -> compression -> consent
     first = await gateway.get("/", headers={"accept-encoding": "identity"})
     assert len(consent.cache) == 1
     second = await gateway.get("/", headers={"accept-encoding": "identity"})
@@ -164,3 +168,36 @@ async def test_truncated_upstream_body_is_never_passed_off_as_complete(settings:
         await app.gateway.shutdown()
         server.close()
         await server.wait_closed()
+
+
+async def test_behind_a_trusted_front_proxy_as_serve_runs_it(upstream: str, settings: Settings) -> None:
+    """uvicorn with serve's own options: the front proxy's forwarded headers reach the origin and the log."""
+    import sqlite3
+
+    import uvicorn
+
+    from gateway.server import server_options
+
+    settings = dataclasses.replace(settings, upstream=upstream, access_log=False)
+    config = uvicorn.Config(create_app(settings), **{**server_options(settings), "port": 0, "log_level": "warning"})
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "wgp.kz",
+                 "Origin": "https://wgp.kz", "User-Agent": BROWSER_UA}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=forwarded) as c:  # from 127.0.0.1
+            seen = (await c.get("/echo")).json()
+            moved = await c.get("/go")
+            decided = await c.put("/_consent/state", json={"action": "reject_all"})
+    finally:
+        server.should_exit = True
+        await task
+    assert seen["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert seen["x-forwarded-proto"] == "https" and seen["x-forwarded-host"] == "wgp.kz"
+    assert moved.status_code == 302 and moved.headers["location"] == "https://wgp.kz/landing"
+    assert decided.status_code == 200
+    log = sqlite3.connect(settings.data_dir / "consent.sqlite3")
+    assert log.execute("SELECT ip_prefix FROM consent_log").fetchall() == [("203.0.113.0/24",)]

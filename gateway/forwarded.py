@@ -1,0 +1,28 @@
+"""X-Forwarded-* from trusted proxies: the visitor's address and scheme for the app, the connection's peer
+kept for the reverse proxy.
+
+uvicorn's ProxyHeadersMiddleware does the parsing (the visitor is the first untrusted address from the right,
+the scheme comes from X-Forwarded-Proto) but replaces ``scope["client"]``. The reverse proxy must still know
+whether the connection itself came from a trusted proxy, to extend the X-Forwarded-For chain and to believe
+X-Forwarded-Host, so the peer is kept under ``PEER`` first. `serve` runs uvicorn without its own copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+PEER = "gateway.peer"
+
+
+class ForwardedHeaders:
+    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str]) -> None:
+        trusted = [entry.strip() for entry in trusted_proxies]
+        self.app = ProxyHeadersMiddleware(app, trusted_hosts="*" if "*" in trusted else trusted)  # type: ignore[arg-type]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope[PEER] = scope.get("client")
+        await self.app(scope, receive, send)  # type: ignore[arg-type]
