@@ -258,8 +258,9 @@ async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: D
     if expected is not None and expected <= SMALL_BODY and resp.method != "HEAD" and resp.status not in (204, 304):
         body = await content.readexactly(expected) if expected else b""
         if decoder is not None:
-            body = decoder.feed(body) + decoder.flush()
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+            await _send_decoded(decoder, body, True, send)
+        else:
+            await send({"type": "http.response.body", "body": body, "more_body": False})
         return
     while chunk := await content.readany():
         received += len(chunk)
@@ -267,13 +268,30 @@ async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: D
         # that arrives whole then reaches the consent filter as one message (and its rewrite cache).
         last = content.at_eof() or (expected is not None and received >= expected)
         if decoder is not None:
-            chunk = decoder.feed(chunk) + (decoder.flush() if last else b"")
-        if chunk or last:
+            await _send_decoded(decoder, chunk, last, send)
+        elif chunk or last:
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
         if last:
             return
-    tail = decoder.flush() if decoder is not None else b""
-    await send({"type": "http.response.body", "body": tail, "more_body": False})
+    if decoder is not None:
+        await _send_decoded(decoder, b"", True, send)
+    else:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _send_decoded(decoder: Decoder, data: bytes, last: bool, send: Send) -> None:
+    """Decode and send piece by piece (memory stays at one piece); only the very last says more_body=False.
+
+    A page that decodes to a single piece still goes out as one message, for the consent filter's cache."""
+    held = b""
+    for piece in decoder.feed(data, final=last):
+        if not piece:
+            continue
+        if held:
+            await send({"type": "http.response.body", "body": held, "more_body": True})
+        held = piece
+    if held or last:
+        await send({"type": "http.response.body", "body": held, "more_body": not last})
 
 
 async def _stream_until_disconnect(resp: aiohttp.ClientResponse, length: int | None, decoder: Decoder | None,

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from aiohttp import web
 
+from gateway.compression import DECODED_PIECE
 from gateway.proxy import ReverseProxy
 
 PAGE = ("<!doctype html><html lang=ru><head><meta charset=utf-8><title>Тест</title>"
@@ -26,6 +27,7 @@ PAGE = ("<!doctype html><html lang=ru><head><meta charset=utf-8><title>Тест<
 PAGE_1251 = PAGE.decode().replace("utf-8", "windows-1251").encode("cp1251")
 JS = b"/* app */ function f(){return 42}\n" * 500
 BIG_FIRST, BIG_TOTAL = 1 << 20, 20 << 20
+BOMB = b"<!doctype html><html><body>" + b" " * (24 << 20) + b"</body></html>"  # a few KB once compressed
 PUBLIC = "http://public.example"
 
 
@@ -151,8 +153,14 @@ def _upstream_app(state: Upstream) -> web.Application:
                                                 "Keep-Alive": "timeout=5", "Proxy-Authenticate": "Basic",
                                                 "X-Kept": "yes"})
 
+    bombs = {"gzip": gzip.compress(BOMB, 9), "br": brotli.compress(BOMB, quality=5)}
+
+    async def bomb(request: web.Request) -> web.Response:
+        enc = request.match_info["enc"]
+        return web.Response(body=bombs[enc], headers={"Content-Type": "text/html", "Content-Encoding": enc})
+
     app = web.Application()
-    app.add_routes([web.get("/page/{enc}", page), web.get("/app.js", asset), web.get("/redirect", redirect),
+    app.add_routes([web.get("/bomb/{enc}", bomb), web.get("/page/{enc}", page), web.get("/app.js", asset), web.get("/redirect", redirect),
                     web.get("/foreign", foreign_redirect), web.get("/etag", etag), web.get("/range", ranged),
                     web.get("/big", big), web.get("/endless", endless), web.get("/slow", slow),
                     web.get("/cookies", cookies), web.get("/hop", hop), web.get("/zstd", zstd_page), web.route("*", "/{tail:.*}", echo)])
@@ -463,6 +471,28 @@ async def test_big_page_streams_with_flat_memory(proxy, upstream):
     await call.finish()
     assert upstream.released_in_time and received == BIG_TOTAL
     assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB for a 20 MB page"
+
+
+@pytest.mark.parametrize("enc", ["gzip", "br"])
+async def test_a_compressed_page_that_expands_a_thousandfold_is_decoded_piece_by_piece(proxy, enc):
+    tracemalloc.start()
+    try:
+        call = AsgiCall(proxy, f"/bomb/{enc}")
+        assert (await call.next())["status"] == 200
+        digest, size, biggest = hashlib.sha256(), 0, 0
+        while True:
+            message = await call.next()
+            digest.update(message["body"])
+            size, biggest = size + len(message["body"]), max(biggest, len(message["body"]))
+            if not message.get("more_body"):
+                break
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    await call.finish()
+    assert size == len(BOMB) and digest.digest() == hashlib.sha256(BOMB).digest()
+    assert biggest <= DECODED_PIECE
+    assert peak < 8 << 20  # 24 MB decoded, a few pieces in memory at a time
 
 
 async def test_client_disconnect_closes_the_upstream_response(proxy, upstream):
