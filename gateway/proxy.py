@@ -77,6 +77,7 @@ class ReverseProxy:
         self._trusted = _TrustedProxies(trusted_proxies)
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
                                               sock_read=read_timeout)
+        self._read_timeout = read_timeout
         self._decode_html = decode_html
         self._preserve_host = preserve_host
         self._max_connections = max_connections
@@ -193,18 +194,20 @@ class ReverseProxy:
             await self.startup()
         assert self._session is not None
         headers, public, has_body, skip = self._request_headers(scope)
-        body_done = asyncio.Event() if has_body else None  # set once the upload is read to its end
+        upload = _Upload(receive, self._read_timeout) if has_body else None
         try:
             resp = await self._session.request(
                 scope["method"], self._target(scope), headers=headers, allow_redirects=False, skip_auto_headers=skip,
-                data=_request_body(receive, body_done) if body_done is not None else None)
-        except TimeoutError:
-            return await _error(send, scope, 504, "The site did not answer in time.")
-        except aiohttp.ClientError as exc:
+                data=upload.chunks() if upload is not None else None)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if upload is not None and upload.stalled:
+                return await _error(send, scope, 408, "The upload stopped arriving.")
+            if isinstance(exc, TimeoutError):
+                return await _error(send, scope, 504, "The site did not answer in time.")
             logger.warning("upstream error for %s %s: %r", scope["method"], scope["path"], exc)
             return await _error(send, scope, 502, "The site could not be reached.")
         async with resp:
-            await self._respond(scope, receive, send, resp, public, body_done)
+            await self._respond(scope, receive, send, resp, public, upload.done if upload is not None else None)
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, resp: aiohttp.ClientResponse,
                        public: str, body_done: asyncio.Event | None) -> None:
@@ -232,19 +235,34 @@ class ReverseProxy:
             logger.warning("upstream body failed for %s %s: %r", scope["method"], scope["path"], exc)
 
 
-async def _request_body(receive: Receive, done: asyncio.Event) -> AsyncIterator[bytes]:
-    """Stream the visitor's request body to upstream as it arrives."""
-    try:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise aiohttp.ClientPayloadError("client disconnected during upload")
-            if body := message.get("body", b""):
-                yield body
-            if not message.get("more_body", False):
-                return
-    finally:
-        done.set()
+class _Upload:
+    """The visitor's request body, streamed upstream as it arrives.
+
+    A visitor that goes quiet mid-upload for ``timeout`` seconds is answered 408 instead of holding an upstream
+    connection open for as long as it likes."""
+
+    def __init__(self, receive: Receive, timeout: float) -> None:
+        self.receive = receive
+        self.timeout = timeout
+        self.done = asyncio.Event()  # set once the upload is read to its end (or given up)
+        self.stalled = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.receive(), self.timeout)
+                except TimeoutError:
+                    self.stalled = True
+                    raise aiohttp.ClientPayloadError("the visitor's upload stalled") from None
+                if message["type"] == "http.disconnect":
+                    raise aiohttp.ClientPayloadError("client disconnected during upload")
+                if body := message.get("body", b""):
+                    yield body
+                if not message.get("more_body", False):
+                    return
+        finally:
+            self.done.set()
 
 
 async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: Decoder | None, send: Send) -> None:
@@ -332,16 +350,18 @@ def _weaken(etag: bytes) -> bytes:
 
 
 async def _error(send: Send, scope: Scope, status: int, text: str) -> None:
-    title = {502: "502 Bad Gateway", 504: "504 Gateway Timeout"}[status]
+    title = {408: "408 Request Timeout", 502: "502 Bad Gateway", 504: "504 Gateway Timeout"}[status]
     accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
     if "json" in accept and "html" not in accept:
-        code = "bad_gateway" if status == 502 else "gateway_timeout"
+        code = {408: "request_timeout", 502: "bad_gateway", 504: "gateway_timeout"}[status]
         body, ctype = json.dumps({"error": code, "detail": text}).encode(), b"application/json"
     else:
         body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
                 f"<h1>{title}</h1><p>{text} Please try again in a moment.</p></html>").encode()
         ctype = b"text/html; charset=utf-8"
     headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]
+    if status == 408:
+        headers.append((b"connection", b"close"))  # the rest of the upload may still be on its way
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 

@@ -515,6 +515,21 @@ async def test_upload_is_streamed_to_upstream(proxy, upstream):
     assert data["sha256"] == hashlib.sha256(b"".join(chunks)).hexdigest()
 
 
+async def test_a_stalled_upload_gets_408_instead_of_holding_the_upstream(upstream):
+    app = ReverseProxy(upstream.url, read_timeout=0.5)
+    try:
+        call = AsgiCall(app, "/upload", method="PUT", body=[b"a" * 1000, b"never sent"],
+                        headers=[(b"content-length", b"2000")])
+        call.before_last_chunk = asyncio.Event()  # the visitor goes quiet after the first chunk
+        started = time.monotonic()
+        start, body = await call.next(), await call.next()
+        await call.finish()
+    finally:
+        await app.aclose()
+    assert start["status"] == 408 and b"408" in body["body"]
+    assert time.monotonic() - started < 3
+
+
 async def test_websocket_is_refused_and_lifespan_owns_the_pool(upstream):
     app = ReverseProxy(upstream.url)
     sent: list[dict] = []
