@@ -25,6 +25,7 @@ import functools
 import ipaddress
 import json
 import logging
+import re
 import zlib
 from collections.abc import AsyncIterator, Iterable
 
@@ -58,6 +59,8 @@ _SKIP_UA_TYPE = ("User-Agent", "Content-Type")
 _SKIP_TYPE = ("Content-Type",)
 _INLINE_LIMIT = 256 * 1024  # bodies this small are streamed without a disconnect watcher (cheaper)
 _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.error)
+
+_LINK_TARGET = re.compile(rb"<([^>]*)>")
 
 SMALL_BODY = 64 * 1024  # known-length bodies up to this size are sent in one message
 
@@ -182,6 +185,8 @@ class ReverseProxy:
                 continue
             if public and name in (b"location", b"content-location"):
                 value = _mapped(value, prefix, public)
+            elif public and name == b"link" and prefix in value:  # "<http://origin/a.css>; rel=preload, <...>"
+                value = _LINK_TARGET.sub(lambda m: b"<" + _mapped(m.group(1), prefix, public) + b">", value)
             elif public and name == b"refresh":  # "5; url=http://origin/next": the browser follows it too
                 delay, sep, url = value.partition(b"=")
                 if sep and delay.rstrip().lower().endswith(b"url"):

@@ -262,6 +262,7 @@ async def test_redirect_is_passed_through_not_followed_and_mapped_back(proxy, up
     assert resp.headers["location"] == "https://public.example/target?x=1"
     assert resp.headers["content-location"] == "https://public.example/moved"
     assert resp.headers["refresh"] == "0; url=https://public.example/later"
+    assert resp.headers["link"] == "<https://public.example/a>; rel=preload"  # early hints and preloads too
     assert foreign.status_code == 301 and foreign.headers["location"] == "https://other.example/x"
 
 
