@@ -11,6 +11,9 @@ Choices worth knowing:
   other coding is answered with 502: passing it on would let trackers slip past the filter.
 - Host: ``preserve_host=True`` (default) sends the public Host, as most origins build links from it;
   ``False`` sends the upstream's host:port. The TCP connection always goes to the configured upstream.
+  Upstream URLs in ``Location``, ``Content-Location``, ``Refresh`` and ``Link`` are mapped to the public origin.
+- Timeouts: connect, and read (each wait for upstream bytes, and each wait for the visitor's upload: a stalled
+  upload is answered 408). The origin's ``Date`` and ``Server`` are not passed on (the server writes its own).
 - WebSocket is not supported (closed before accept: the client sees 403). ``lifespan`` opens and closes the
   pool when the proxy runs bare; inside a larger app call ``startup()``/``aclose()`` from its lifespan.
 - Run uvicorn with ``proxy_headers=False`` in front of it, or uvicorn rewrites the peer address before
