@@ -9,7 +9,8 @@ Choices worth knowing:
   ``identity`` when none is left or the client named none, so the origin never picks a coding for us.
   Non-HTML thus passes through in a coding the client accepted, and HTML is always decodable. HTML in any
   other coding is answered with 502: passing it on would let trackers slip past the filter.
-- Host: ``preserve_host=True`` (default) sends the public Host, as most origins build links from it;
+- Host: ``preserve_host=True`` (default) sends the public Host (a trusted proxy's X-Forwarded-Host, else the
+  visitor's Host), as most origins build links from it;
   ``False`` sends the upstream's host:port. The TCP connection always goes to the configured upstream.
   Upstream URLs in ``Location``, ``Content-Location``, ``Refresh`` and ``Link`` are mapped to the public origin.
 - Timeouts: connect, and read (each wait for upstream bytes, and each wait for the visitor's upload: a stalled
@@ -171,7 +172,8 @@ class ReverseProxy:
         out.append(("X-Forwarded-Proto", scheme))
         if public_host:
             out.append(("X-Forwarded-Host", public_host))
-        out.append(("Host", host if self._preserve_host and host else self._origin.raw_authority))
+        # The public host: a trusted front proxy's X-Forwarded-Host, else the visitor's Host.
+        out.append(("Host", public_host if self._preserve_host and public_host else self._origin.raw_authority))
         out.append(("Accept-Encoding", reduce_accept_encoding(accept_encoding) or "identity"))
         needs_type = has_body and not has_type
         skip = (_SKIP_UA_TYPE if needs_type else _SKIP_UA) if not has_agent else _SKIP_TYPE if needs_type else None

@@ -197,6 +197,7 @@ async def test_behind_a_trusted_front_proxy_as_serve_runs_it(upstream: str, sett
         await task
     assert seen["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
     assert seen["x-forwarded-proto"] == "https" and seen["x-forwarded-host"] == "wgp.kz"
+    assert seen["host"] == "wgp.kz"  # the public host, though the front proxy connected to 127.0.0.1:port
     assert moved.status_code == 302 and moved.headers["location"] == "https://wgp.kz/landing"
     assert decided.status_code == 200
     log = sqlite3.connect(settings.data_dir / "consent.sqlite3")
