@@ -17,12 +17,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 PEER = "gateway.peer"
 
 
-class ForwardedHeaders:
+class ForwardedHeaders(ProxyHeadersMiddleware):
     def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str]) -> None:
         trusted = [entry.strip() for entry in trusted_proxies]
-        self.app = ProxyHeadersMiddleware(app, trusted_hosts="*" if "*" in trusted else trusted)  # type: ignore[arg-type]
+        super().__init__(app, trusted_hosts="*" if "*" in trusted else trusted)  # type: ignore[arg-type]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            scope[PEER] = scope.get("client")
-        await self.app(scope, receive, send)  # type: ignore[arg-type]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        scope[PEER] = scope.get("client")
+        await super().__call__(scope, receive, send)  # type: ignore[arg-type]

@@ -140,7 +140,7 @@ async def test_upstream_redirect_is_mapped_back_to_the_public_origin(gateway: ht
 
 
 async def test_a_page_of_known_length_is_rewritten_once_then_served_from_cache(gateway: httpx.AsyncClient) -> None:
-    consent = gateway._transport.app.app.app.app  # forwarded (uvicorn's middleware inside) -> compression -> consent
+    consent = gateway._transport.app.app.app  # forwarded headers -> compression -> consent middleware
     first = await gateway.get("/", headers={"accept-encoding": "identity"})
     assert len(consent.cache) == 1
     second = await gateway.get("/", headers={"accept-encoding": "identity"})
