@@ -14,6 +14,7 @@ after that, since the rewrite is a pure function of both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,7 @@ from .useragent import classify
 SCOPE_KEY = "gateway.consent"
 CACHE_ENTRIES = 128
 CACHE_MAX_BODY = 128 * 1024
+EDIT_ENTRIES = 256  # distinct (response headers, consent class, host, language) header edits remembered
 _NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/=_-]+)'")
 
 
@@ -50,6 +52,7 @@ class ConsentMiddleware:
         self.api = gateway.consent_app() if serve_api else None
         self.first_party = gateway.settings.first_party_hosts
         self.cache = BodyCache(CACHE_ENTRIES, CACHE_MAX_BODY)  # plans are kept alive by their entries
+        self.edits: dict[tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], FilterPlan | None, str | None]] = {}
         # Few distinct (consent class, User-Agent) and (decision, Host, Accept-Language) pairs: decide once each.
         self._decide = lru_cache(maxsize=1024)(self._decide_uncached)
         self.plan = lru_cache(maxsize=1024)(self._plan_uncached)
@@ -187,29 +190,48 @@ class _Responder:
         """Edit the response headers in one pass; decide whether (and how) the body is rewritten."""
         raw = message.get("headers") or ()
         ctype = b""
-        has_cookies = encoded = False
+        has_cookies = encoded = varies = False
         for name, value in raw:
             if name == b"content-type":
                 ctype = value
             elif name == b"set-cookie":
-                has_cookies = True
+                has_cookies = varies = True
             elif name == b"content-encoding":
                 encoded = True
+            elif name == b"content-security-policy":
+                varies = True  # a nonce changes with every response
         is_html = _is_html(ctype)
         if not is_html and not has_cookies:
             return
         mw = self.mw
         agent, language, host = self._request_facts()
         decision = mw.decision(self.state, agent)
-        blocked = decision.blocked if has_cookies else frozenset()
         if not is_html:
-            if blocked:
-                message["headers"] = [item for item in raw if not self._refused_cookie(item, blocked)]
+            if decision.blocked:
+                message["headers"] = [item for item in raw if not self._refused_cookie(item, decision.blocked)]
             return
+        head = self.scope["method"] == "HEAD"
+        # A site sends the same few header sets for its pages: their edit for a consent class is made once.
+        key = None if varies else (tuple(raw), message["status"], head, decision, host, language)
+        cached = mw.edits.get(key) if key is not None else None
+        if cached is None:
+            cached = self._html_headers(raw, ctype, encoded, has_cookies, decision, host, language, head,
+                                        message["status"])
+            if key is not None:
+                if len(mw.edits) >= EDIT_ENTRIES:
+                    mw.edits.clear()
+                mw.edits[key] = cached
+        out, self.plan, self.encoding = cached
+        message["headers"] = list(out)
+
+    def _html_headers(self, raw: Iterable[tuple[bytes, bytes]], ctype: bytes, encoded: bool, has_cookies: bool,
+                      decision: Decision, host: bytes, language: bytes | None, head: bool,
+                      status: int) -> tuple[tuple[tuple[bytes, bytes], ...], FilterPlan | None, str | None]:
+        """An HTML response's headers for this visitor, and the plan to rewrite its body (None: sent as it is)."""
         # HEAD mirrors GET's headers without a body; a page in a content coding or without a full body
         # (204, 206, 304) passes unchanged apart from cookies and the CSP.
-        head = self.scope["method"] == "HEAD"
-        rewrite = not head and not encoded and message["status"] not in (204, 206, 304)
+        blocked = decision.blocked if has_cookies else frozenset()
+        rewrite = not head and not encoded and status not in (204, 206, 304)
         private = rewrite or head
         drop = _REWRITE_DROP if rewrite else _HEAD_DROP if head else _KEEP_ALL
         out: list[tuple[bytes, bytes]] = []
@@ -229,19 +251,19 @@ class _Responder:
                 vary.append(item[1])
                 continue
             out.append(item)
-        gw = mw.gateway
-        if gw.csp.enabled:
-            out.append(gw.csp.raw_header(decision.blocked, decision.decided))
+        mw = self.mw
+        if mw.gateway.csp.enabled:
+            out.append(mw.gateway.csp.raw_header(decision.blocked, decision.decided))
         if private:
             out.append((b"cache-control", headers.private(headers.joined(cache_control))))
-        if rewrite:
-            # The origin's validators describe its bytes, not this visitor's rewrite: a 304 after a consent
-            # change would bring back another consent class's page from the browser cache.
-            out.append((b"vary", headers.vary_with(headers.joined(vary), b"Cookie")))
-            nonce = _NONCE.search(origin_csp) if origin_csp else None
-            self.plan = mw.plan(decision, host, language, nonce.group(1).decode("ascii") if nonce else None)
-            self.encoding = _charset(ctype)
-        message["headers"] = out
+        if not rewrite:
+            return tuple(out), None, None
+        # The origin's validators describe its bytes, not this visitor's rewrite: a 304 after a consent
+        # change would bring back another consent class's page from the browser cache.
+        out.append((b"vary", headers.vary_with(headers.joined(vary), b"Cookie")))
+        nonce = _NONCE.search(origin_csp) if origin_csp else None
+        plan = mw.plan(decision, host, language, nonce.group(1).decode("ascii") if nonce else None)
+        return tuple(out), plan, _charset(ctype)
 
     def _refused_cookie(self, item: tuple[bytes, bytes], blocked: frozenset[str]) -> bool:
         """A Set-Cookie whose cookie belongs to a category the visitor has not granted."""

@@ -105,6 +105,20 @@ async def test_decided_visitor_csp_admits_only_granted(site: tuple[httpx.AsyncCl
     assert "cdnjs.cloudflare.com" in script_src
 
 
+async def test_the_same_page_is_edited_per_consent_class_one_after_another(
+        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+    client, gateway = site
+    first = await client.get("/")  # undecided: every known vendor admitted, banner injected
+    client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
+    second = await client.get("/")
+    client.cookies.clear()
+    third = await client.get("/")
+    assert "facebook" in first.headers["content-security-policy"]
+    assert "facebook" not in second.headers["content-security-policy"]
+    assert '"analytics_storage":"granted"' in second.text and '"analytics_storage":"denied"' in third.text
+    assert third.headers["content-security-policy"] == first.headers["content-security-policy"]
+
+
 async def test_consented_visitor_gets_analytics_untouched(site: tuple[httpx.AsyncClient, Gateway]) -> None:
     client, gateway = site
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
