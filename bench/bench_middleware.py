@@ -104,10 +104,9 @@ def main() -> None:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not give the servers under test a core of their own")
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))
-    pin = args.pin and len(cores) >= 2
-    if pin:  # servers under test on the last core, wrk on the others
-        os.sched_setaffinity(0, set(cores[:-1]))
+    from bench.bench_proxy import pin, reserve_core
+
+    core = reserve_core(args.pin)  # the servers under test there, wrk on the others
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     cookie = consent_cookie()
@@ -119,9 +118,9 @@ def main() -> None:
         try:
             for port in ports.values():
                 wait(f"http://127.0.0.1:{port}/app.js")
-            if pin:
+            if core is not None:
                 for p in procs:
-                    os.sched_setaffinity(p.pid, {cores[-1]})
+                    pin(p, core)
             results: dict[tuple[str, str], float] = {}
             cpu: dict[tuple[str, str], float] = {}
             pids = dict(zip(ports, (p.pid for p in procs)))
@@ -138,7 +137,7 @@ def main() -> None:
                 p.terminate()
                 p.wait()
     print(f"load: wrk, 32 connections, {args.seconds}s per run after 1s warm-up, best of {args.rounds} rounds; "
-          + (f"servers pinned to core {cores[-1]}, wrk on {cores[:-1]}" if pin else "no pinning"))
+          + (f"servers pinned to core {core}, wrk on the others" if core is not None else "no pinning"))
     print(f"{'response':<26}{'bare req/s':>11}{'middleware':>11}{'ratio':>7}"
           f"{'bare CPU us/req':>17}{'mw CPU us/req':>15}{'CPU ratio':>11}")
     for path, label in (("/app.js", "30 KB asset (non-HTML)"), ("/page.html", "11 KB HTML, rewritten")):

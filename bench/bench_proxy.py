@@ -172,6 +172,22 @@ def load(url: str, seconds: float, cookie: str = "", connections: int = 32) -> f
     return float(out.strip())
 
 
+def reserve_core(wanted: bool) -> int | None:
+    """The last core, for the servers under test; this process and the load it starts move to the others.
+    None when pinning is off or there is a single core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if not wanted or len(cores) < 2:
+        return None
+    os.sched_setaffinity(0, set(cores[:-1]))
+    return cores[-1]
+
+
+def pin(proc: subprocess.Popen, core: int) -> None:
+    """A server process and its children (nginx serves from a worker it forks) onto ``core``."""
+    for pid in family(proc.pid):
+        os.sched_setaffinity(pid, {core})
+
+
 def family(pid: int) -> list[int]:
     """A process and its children (nginx serves from a worker it forks)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -230,10 +246,7 @@ def main() -> None:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not give the proxies under test a core of their own")
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))
-    pin = args.pin and len(cores) >= 2
-    if pin:  # proxies under test on the last core; the upstream and the load generator on the others
-        os.sched_setaffinity(0, set(cores[:-1]))
+    core = reserve_core(args.pin)  # the proxies under test there; the upstream and the load generator elsewhere
     up_port = free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
@@ -254,13 +267,13 @@ def main() -> None:
             print("nginx not installed: nginx proxy_pass skipped")
         for name, url in targets.items():
             wait_ready(url + KINDS["html"][0], owners[name])
-        if pin:
+        if core is not None:
             for proc in procs[1:]:
-                for pid in family(proc.pid):
-                    os.sched_setaffinity(pid, {cores[-1]})
+                pin(proc, core)
         print(f"load: {'wrk' if shutil.which('wrk') else 'aiohttp client loop'}, 32 connections, "
               f"{args.seconds:g}s per run after {args.warmup:g}s warm-up, best of {args.rounds}; "
-              + (f"proxies pinned to core {cores[-1]}, upstream and load on {cores[:-1]}" if pin else "no pinning"))
+              + (f"proxies pinned to core {core}, upstream and load on the others" if core is not None
+                 else "no pinning"))
         cookie = consent_cookie()
         results: dict[str, dict[str, float]] = {name: {kind: 0.0 for kind in KINDS} for name in targets}
         cpu: dict[str, dict[str, float]] = {name: {kind: float("inf") for kind in KINDS} for name in targets}

@@ -101,10 +101,6 @@ class Decoder:
         if final:
             yield self._zlib.flush()
 
-    def decode(self, data: bytes, final: bool = False) -> bytes:
-        """All of it at once, for callers that hold the whole result anyway."""
-        return b"".join(self.feed(data, final))
-
 
 class _Encoder(Protocol):
     def compress(self, data: bytes, final: bool) -> bytes: ...

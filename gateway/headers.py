@@ -8,7 +8,6 @@ ASGI response header names are lower case, which these helpers rely on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import lru_cache
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -53,7 +52,3 @@ def add_vary(headers: RawHeaders, token: bytes) -> RawHeaders:
     out = [item for item in headers if item[0] != b"vary"] if values else list(headers)
     out.append((b"vary", merged))
     return out
-
-
-def without(headers: Iterable[tuple[bytes, bytes]], names: frozenset[bytes]) -> RawHeaders:
-    return [item for item in headers if item[0] not in names]

@@ -45,10 +45,7 @@ class VisitorReader:
     def read(self, cookie_header: str | None, gpc_header: str | None, now: datetime | None = None) -> ConsentState:
         gpc = self._honor_gpc and gpc_header is not None and gpc_header.strip() == "1"
         value = self.cookie_value(cookie_header)
-        state = None
-        if value is not None:
-            hit = self._recent.get(value) if now is None else None
-            state = hit[0] if hit is not None and time.time() < hit[1] else self._verify(value, now)[0]
+        state = self._lookup(value, now)[0] if value is not None else None
         return self._with_gpc(state, gpc)
 
     def read_raw(self, cookie_header: bytes | None, gpc_header: bytes | None) -> ConsentState:
@@ -66,14 +63,17 @@ class VisitorReader:
             else:
                 value = self.cookie_value(cookie_header.decode("latin-1"))
                 if value is not None:
-                    recent = self._recent.get(value)
-                    if recent is not None and time.time() < recent[1]:
-                        state, until = recent
-                    else:
-                        state, until = self._verify(value, None)
+                    state, until = self._lookup(value, None)
                     if until and state is not None:
                         _remember(self._by_header, cookie_header, (state, until))
         return self._with_gpc(state, gpc)
+
+    def _lookup(self, value: str, now: datetime | None) -> tuple[ConsentState | None, float]:
+        """A cookie value's state and until when it holds: remembered if verified recently, else verified."""
+        hit = self._recent.get(value) if now is None else None
+        if hit is not None and time.time() < hit[1]:
+            return hit
+        return self._verify(value, now)
 
     @staticmethod
     def _with_gpc(state: ConsentState | None, gpc: bool) -> ConsentState:

@@ -117,11 +117,11 @@ async def test_each_chunk_is_flushed_so_streaming_stays_streaming(accept):
     first = await asyncio.wait_for(out.get(), 5)
     assert (b"content-encoding", accept.encode()) in start["headers"]
     decoder = Decoder(accept)
-    assert decoder.decode(first["body"]) == HTML[:3000]
+    assert b"".join(decoder.feed(first["body"])) == HTML[:3000]
     second.set()
     last = await asyncio.wait_for(out.get(), 5)
     await task
-    assert decoder.decode(last["body"], final=True) == HTML[3000:]
+    assert b"".join(decoder.feed(last["body"], final=True)) == HTML[3000:]
 
 
 async def test_non_http_scopes_pass_through():
@@ -142,8 +142,8 @@ async def test_non_http_scopes_pass_through():
 @pytest.mark.parametrize("step", [1, 2, 3, 1000])
 def test_decoder_restores_the_bytes_at_any_split(coding, encoded, step):
     decoder = Decoder(coding)
-    out = b"".join(decoder.decode(encoded[i:i + step]) for i in range(0, len(encoded), step))
-    assert out + decoder.decode(b"", final=True) == HTML
+    out = b"".join(b"".join(decoder.feed(encoded[i:i + step])) for i in range(0, len(encoded), step))
+    assert out + b"".join(decoder.feed(b"", final=True)) == HTML
 
 
 def test_decoder_refuses_unknown_codings():
