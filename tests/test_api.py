@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -242,6 +243,11 @@ async def test_cookie_domain_for_gateway_subdomain(make_client: ClientFactory, s
     assert r.headers["access-control-allow-origin"] == "https://www.wgp.kz"
 
 
+def site_today(settings: Settings) -> date:
+    """The day in the site's timezone: the log's days are the analyst's days, not UTC's."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
 async def test_events_count_impressions_without_identifier(client: httpx.AsyncClient, settings: Settings) -> None:
     r = await client.post("/_consent/events", content=b'{"event":"shown","lang":"en"}', headers=JSON)
     assert r.status_code == 204
@@ -250,7 +256,7 @@ async def test_events_count_impressions_without_identifier(client: httpx.AsyncCl
     bot = await client.post("/_consent/events", content=b'{"event":"shown"}',
                             headers={**JSON, "user-agent": "curl/8.5.0"})
     assert bot.status_code == 204
-    today = datetime.now(timezone.utc).date()
+    today = site_today(settings)
     summary = await client.app.gateway.store.summary(today, today)
     assert summary["totals"]["shown"] == 1
     con = sqlite3.connect(settings.data_dir / "consent.sqlite3")
@@ -260,13 +266,13 @@ async def test_events_count_impressions_without_identifier(client: httpx.AsyncCl
     con.close()
 
 
-async def test_csp_reports_are_recorded_by_host(client: httpx.AsyncClient) -> None:
+async def test_csp_reports_are_recorded_by_host(client: httpx.AsyncClient, settings: Settings) -> None:
     report = {"csp-report": {"document-uri": "https://wgp.kz/", "blocked-uri": "https://tracker.example/p.js",
                              "effective-directive": "script-src-elem", "violated-directive": "script-src"}}
     r = await client.post("/_consent/csp-report", content=json.dumps(report),
                           headers={"content-type": "application/csp-report"})
     assert r.status_code == 204
-    today = datetime.now(timezone.utc).date()
+    today = site_today(settings)
     hosts = (await client.app.gateway.store.summary(today, today))["blocked_hosts"]
     assert hosts == [{"host": "tracker.example", "reports": 1}]
     junk = await client.post("/_consent/csp-report", content=b"42", headers={"content-type": "application/csp-report"})
