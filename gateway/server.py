@@ -24,9 +24,12 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same). Forwarded headers are the app's
-    business (``gateway.forwarded``), so uvicorn's own handling is off."""
+    business (``gateway.forwarded``), so uvicorn's own handling is off; a response's head and body leave in one
+    write (``gateway.transport``)."""
+    from .transport import CoalescingHTTP
+
     return {"host": settings.host, "port": settings.port, "proxy_headers": False, "log_level": "info",
-            "access_log": settings.access_log, "server_header": False}
+            "access_log": settings.access_log, "server_header": False, "http": CoalescingHTTP}
 
 
 def run_app(app: Any, settings: Settings, **overrides: Any) -> None:

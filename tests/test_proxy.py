@@ -20,6 +20,8 @@ from aiohttp import web
 
 from gateway.compression import DECODED_PIECE
 from gateway.proxy import ReverseProxy
+from gateway.server import server_options
+from gateway.settings import Settings
 
 PAGE = ("<!doctype html><html lang=ru><head><meta charset=utf-8><title>Тест</title>"
         "<script async src=https://www.googletagmanager.com/gtm.js?id=GTM-X></script></head><body>"
@@ -548,8 +550,8 @@ async def test_websocket_is_refused_and_lifespan_owns_the_pool(upstream):
 
 async def _over_uvicorn(app, request: bytes) -> bytes:
     """One raw HTTP/1.1 exchange with ``app`` served by a real uvicorn."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                            proxy_headers=False, server_header=False)  # as `consent-gateway serve` runs it
+    options = {**server_options(Settings()), "port": 0, "lifespan": "off", "log_level": "warning"}
+    config = uvicorn.Config(app, **options)  # as `consent-gateway serve` runs it
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     while not server.started:

@@ -1,0 +1,151 @@
+"""A response's head and body leave in one write; nothing is held back longer than one turn of the loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import uvicorn
+
+from gateway.server import server_options
+from gateway.settings import Settings
+from gateway.transport import HOLD_LIMIT, CoalescingHTTP, CoalescingTransport
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+
+
+class Recorder(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("203.0.113.5", 4000)}.get(name, default)
+
+
+async def test_head_and_body_written_in_one_call() -> None:
+    real = Recorder()
+    t = CoalescingTransport(real, asyncio.get_running_loop())
+    t.write(HEAD)
+    t.write(b"hello")
+    assert real.writes == [HEAD + b"hello"]
+    await asyncio.sleep(0)
+    assert real.writes == [HEAD + b"hello"]  # the scheduled flush finds nothing left to send
+
+
+async def test_a_lone_small_write_leaves_on_the_next_turn_of_the_loop() -> None:
+    real = Recorder()
+    t = CoalescingTransport(real, asyncio.get_running_loop())
+    t.write(b"0\r\n\r\n")
+    assert t.get_write_buffer_size() == 5
+    await asyncio.sleep(0)
+    assert real.writes == [b"0\r\n\r\n"]
+
+
+async def test_big_writes_are_not_held_or_copied() -> None:
+    real = Recorder()
+    t = CoalescingTransport(real, asyncio.get_running_loop())
+    big = b"x" * (HOLD_LIMIT + 1)
+    t.write(big)
+    assert real.writes == [big]
+
+
+async def test_close_sends_what_is_held_first_and_a_gone_peer_gets_nothing() -> None:
+    real = Recorder()
+    t = CoalescingTransport(real, asyncio.get_running_loop())
+    t.write(b"bye")
+    t.close()
+    assert real.writes == [b"bye"] and real.closed
+    t.write(b"late")
+    await asyncio.sleep(0)
+    assert real.writes == [b"bye"]
+
+
+async def test_other_transport_calls_reach_the_real_one() -> None:
+    t = CoalescingTransport(Recorder(), asyncio.get_running_loop())
+    assert t.get_extra_info("peername") == ("203.0.113.5", 4000)
+    assert not t.is_closing()
+
+
+def test_serve_runs_the_coalescing_protocol() -> None:
+    assert server_options(Settings())["http"] is CoalescingHTTP
+
+
+@pytest.fixture
+async def served():
+    """A small ASGI app under uvicorn with serve's options; yields (port, gate) where gate releases the stream."""
+    gate = asyncio.Event()
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            await gate.wait()  # the client must have the first piece before the second exists
+            await send({"type": "http.response.body", "body": b"second", "more_body": False})
+            return
+        body = b"x" * int(scope["query_string"] or b"5")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off"}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield server.servers[0].sockets[0].getsockname()[1], gate
+    gate.set()
+    server.should_exit = True
+    await task
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0])
+    return head, await reader.readexactly(length)
+
+
+async def test_keep_alive_responses_of_every_size_arrive_whole(served) -> None:
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for size in (0, 5, HOLD_LIMIT - 200, HOLD_LIMIT + 1, 300_000):
+            writer.write(f"GET /?{size} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            head, body = await asyncio.wait_for(_read_response(reader), 5)
+            assert head.startswith(b"HTTP/1.1 200") and body == b"x" * size
+        writer.write(b"HEAD /?7 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        rest = await asyncio.wait_for(reader.read(), 5)  # the server closes: what it held must still arrive
+        assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b"\r\n\r\n")
+    finally:
+        writer.close()
+
+
+async def test_a_streamed_piece_is_not_held_until_the_next_one(served) -> None:
+    port, gate = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        received = b""
+        while b"first" not in received:  # fails by timeout if the piece waits for "second"
+            received += await asyncio.wait_for(reader.read(4096), 5)
+        gate.set()
+        while not received.endswith(b"0\r\n\r\n"):
+            received += await asyncio.wait_for(reader.read(4096), 5)
+        assert b"second" in received
+    finally:
+        writer.close()
