@@ -36,7 +36,7 @@ def run_app(app: Any, settings: Settings, **overrides: Any) -> None:
     """Serve ``app`` in this process (``overrides`` replace uvicorn options, e.g. the log level)."""
     import uvicorn
 
-    _freeze_startup_heap()
+    _tune_collector()
     uvicorn.run(app, **{**server_options(settings), **overrides})
 
 
@@ -58,12 +58,20 @@ def worker_app() -> Any:
 
     settings: Settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301 - our own parent's
     app = create_app(settings)
-    _freeze_startup_heap()
+    _tune_collector()
     return app
 
 
-def _freeze_startup_heap() -> None:
+# Young objects a collection waits for. With Python's default (700), the objects of a few dozen requests in flight
+# start a collection every few dozen requests and a full one every few thousand, though nearly everything a
+# request allocates is freed by reference counting when it ends: 7 % of a proxied page's CPU at 32 connections.
+YOUNG_GENERATION = 10_000
+
+
+def _tune_collector() -> None:
     """What start-up built (settings, catalogue, compiled patterns, texts) lives as long as the process: keep it
-    out of every later garbage collection instead of scanning it again and again under load."""
+    out of every later garbage collection instead of scanning it again and again under load, and collect the
+    young generation only when a burst of requests has truly left garbage behind."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION, *gc.get_threshold()[1:])

@@ -105,7 +105,7 @@ def test_serve_runs_uvicorn_with_the_access_log_setting(capsys: pytest.CaptureFi
 
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
-    monkeypatch.setattr(server, "_freeze_startup_heap", lambda: None)  # the test runner's heap stays as it is
+    monkeypatch.setattr(server, "_tune_collector", lambda: None)  # the test runner's heap stays as it is
     env = {"GATEWAY_SECRET_KEYS": "k" * 40}
     for value in ("false", "true"):
         code, _, err = run(capsys, monkeypatch, "serve", "--data-dir", str(tmp_path), "--set", f"access_log={value}",
