@@ -56,7 +56,7 @@ def nice_ceiling(value: float) -> int:
     if value <= 0:
         return 4
     quarter = value / 4
-    power = 10 ** max(math.floor(math.log10(quarter)), 0)
+    power: int = 10 ** max(math.floor(math.log10(quarter)), 0)
     return 4 * next(step * power for step in (1, 2, 5, 10) if step * power >= quarter)
 
 
@@ -141,7 +141,7 @@ def stacked_bars(chart_id: str, days: Sequence[str], rows: Sequence[Mapping[str,
     parts += _x_labels(days, xs, height)
     width = max(band * 0.8, 0.5)
     for x, day, row in zip(xs, days, rows):
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for name in series:
             value = int(row.get(name, 0))
             h = plot_h * value / top_value

@@ -119,8 +119,9 @@ class _Brotli:
         self._b = brotli.Compressor(quality=quality)
 
     def compress(self, data: bytes, final: bool) -> bytes:
-        out = self._b.process(data)
-        return out + (self._b.finish() if final else self._b.flush())  # flush: streaming stays streaming
+        out: bytes = self._b.process(data)
+        tail: bytes = self._b.finish() if final else self._b.flush()
+        return out + tail  # flush: streaming stays streaming
 
 
 def compressible(content_type: str) -> bool:

@@ -263,7 +263,8 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: 
     rng = random.Random(seed)
     now = now or datetime.now(ZoneInfo("UTC"))
     span = days * 86400.0
-    languages, lang_weights = zip(*_DEMO_LANGUAGES)
+    languages = [lang for lang, _ in _DEMO_LANGUAGES]
+    lang_weights = [w for _, w in _DEMO_LANGUAGES]
     agents = [classify(ua) for _, ua in _DEMO_AGENTS]
     agent_weights = [w for w, _ in _DEMO_AGENTS]
     written = shown = 0
@@ -273,8 +274,8 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: 
         at = now - timedelta(seconds=ago)
         lang = rng.choices(languages, lang_weights)[0]
         agent = rng.choices(agents, agent_weights)[0]
-        traits = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy,
-                      device=agent.device, browser=agent.browser, os=agent.os)
+        traits: dict[str, str] = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy,
+                                      device=agent.device, browser=agent.browser, os=agent.os)
         pending.append(store.record_event(BannerEvent(at=at, event="shown", **traits)))
         shown += 1
         if rng.random() < 0.6:

@@ -14,7 +14,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 
 from .api import ConsentAPI
 from .assets import StaticAsset
@@ -74,7 +74,7 @@ class Gateway:
             await self.store.close()
             self._started = False
 
-    def consent_app(self, extra_routes: list | None = None) -> Starlette:
+    def consent_app(self, extra_routes: list[BaseRoute] | None = None) -> Starlette:
         """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
         routes = [*self.api.routes(), *(extra_routes or [])]
         return Starlette(

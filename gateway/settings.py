@@ -90,7 +90,7 @@ _CSP_MODES = ("enforce", "report-only", "off")
 def _coerce(name: str, raw: Any, source: str) -> Any:
     """Turn a TOML, env or flag value into the field's type, or raise naming the source."""
     default = Settings.__dataclass_fields__[name].default
-    kind = type(default) if default is not None else str
+    kind: type = type(default) if default is not None else str
     if name in ("secret_keys",):
         kind = tuple
     try:

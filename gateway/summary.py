@@ -19,9 +19,10 @@ backend read into the JSON-ready summary.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.store import CATEGORIES, DECISIONS, BannerEvent, ConsentRecord
@@ -128,7 +129,7 @@ def _bump(daily: dict[ByKey, list[int]], monthly: dict[ByKey, list[int]], day: s
                 row[i] += d
 
 
-def rows(table: dict[tuple[str, ...], list[int]]) -> list[tuple[str | int, ...]]:
+def rows(table: Mapping[ByKey, list[int]]) -> list[tuple[str | int, ...]]:
     """A pre-aggregated table as flat rows for executemany."""
     return [(*k, *v) for k, v in table.items()]
 
@@ -192,8 +193,8 @@ def build_summary(
     start: date,
     end: date,
     timezone: str,
-    day_rows: Iterable[tuple[str | int, ...]],
-    key_rows: Iterable[tuple[str | int, ...]],
+    day_rows: Iterable[Sequence[Any]],
+    key_rows: Iterable[Sequence[Any]],
     host_rows: Iterable[tuple[str, int]],
 ) -> dict[str, object]:
     """The summary JSON: totals, rates, a series with every day of the range (zeros included), breakdowns.
@@ -208,23 +209,23 @@ def build_summary(
     while day <= end:
         per_day[day.isoformat()] = None
         day += timedelta(days=1)
-    for day_text, *values in day_rows:
+    for day_text, *counts in day_rows:
         if day_text in per_day:  # a row outside the range is ignored rather than inventing a day
-            per_day[day_text] = _add(per_day[day_text], values)  # type: ignore[arg-type,index]
+            per_day[day_text] = _add(per_day[day_text], counts)
     totals_values = zero
-    for values in per_day.values():
-        if values is not None:
-            totals_values = _add(totals_values, values)
+    for day_counts in per_day.values():
+        if day_counts is not None:
+            totals_values = _add(totals_values, day_counts)
     totals = _tally(totals_values)
 
     sums: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
-    for dim, key, *values in key_rows:
+    for dim, key, *counts in key_rows:
         if dim in sums:
-            sums[dim][key] = _add(sums[dim].get(key), values)  # type: ignore[index,call-overload,arg-type]
+            sums[dim][key] = _add(sums[dim].get(key), counts)
 
     days = []
-    for day_text, values in per_day.items():
-        t = _tally(values or zero)
+    for day_text, day_counts in per_day.items():
+        t = _tally(day_counts or zero)
         days.append({
             "day": day_text, "shown": t["shown"], "decisions": t["decisions"], "accept_all": t["accept_all"],
             "reject_all": t["reject_all"], "custom": t["custom"], "withdraw": t["withdraw"], "opt_in": _opt_in(t),

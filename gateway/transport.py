@@ -65,5 +65,5 @@ class CoalescingTransport:
 class CoalescingHTTP(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     """uvicorn's HTTP/1.1 protocol (httptools, else h11) writing through a ``CoalescingTransport``."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))

@@ -113,7 +113,7 @@ class MemoryStore:
                 hosts[host] += n
         top = sorted(hosts.items(), key=lambda item: (-item[1], item[0]))[:TOP_HOSTS]
         return build_summary(
-            start, end, self.timezone, days, [(*k, *v) for k, v in keyed.items()], top  # type: ignore[arg-type]
+            start, end, self.timezone, days, [(*k, *v) for k, v in keyed.items()], top
         )
 
     async def purge(self, before: datetime) -> int:
