@@ -136,7 +136,8 @@ def main() -> None:
         mb = len(page) / 1e6
         for label, plan in (("all blocked + banner", blocking), ("marketing only, no banner", marketing)):
             t_filter, t_regex, t_find = best_seconds(
-                lambda: filter_page(plan, page), lambda: scan_regex(page), lambda: scan_find(page)
+                lambda plan=plan, page=page: filter_page(plan, page), lambda page=page: scan_regex(page),
+                lambda page=page: scan_find(page),
             )
             rate, regex, find = mb / t_filter, mb / t_regex, mb / t_find
             name = f"{kind}{len(page) // 1000}KB"

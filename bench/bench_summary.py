@@ -61,8 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gateway.store import ConsentRecord  # noqa: E402
-from gateway.store import schema  # noqa: E402
+from gateway.store import ConsentRecord, schema  # noqa: E402
 from gateway.store.memory import MemoryStore  # noqa: E402
 from gateway.store.sqlite import SqliteStore, from_micros, to_micros  # noqa: E402
 from gateway.summary import COUNTS, DIMENSIONS, TOP_HOSTS, build_summary, mask_to_categories  # noqa: E402
@@ -140,12 +139,12 @@ def generate(rows: int, first: date, days: int, seed: int) -> Iterator[list[tupl
             policies = [OLD_POLICY] * n
         gpcs = rng.choices([0, 1], [92, 8], k=n)
         ips = rng.choices(prefixes, k=n)
-        for at, action, cmask, (device, browser, os), lang, policy, gpc, ip in zip(
+        for at, action, cmask, (device, browser, os_name), lang, policy, gpc, ip in zip(
             ats, actions, custom, kinds, langs, policies, gpcs, ips
         ):
             mask = cmask if action == "custom" else ACTION_MASKS[action][0]
             chunk.append((
-                secrets.token_urlsafe(16), at, action, mask, policy, lang, gpc, ip, device, browser, os,
+                secrets.token_urlsafe(16), at, action, mask, policy, lang, gpc, ip, device, browser, os_name,
                 hashes[lang][at % 3],
             ))
             if len(chunk) >= CHUNK:

@@ -117,7 +117,7 @@ def _upstream_app(state: Upstream) -> web.Application:
         try:
             await asyncio.wait_for(state.release.wait(), 5)
             state.released_in_time = True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             state.released_in_time = False
         for _ in range((BIG_TOTAL - BIG_FIRST) // len(block)):
             await resp.write(block)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import StoreWriteError
-from gateway.store import schema
+from gateway.store import StoreWriteError, schema
 from gateway.store import sqlite as sqlite_module
 from gateway.store.sqlite import SqliteStore
 from tests.store.conftest import NOON, event, record
