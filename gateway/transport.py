@@ -11,6 +11,7 @@ uvicorn's flow control (which watches the real transport) still sees everything 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -39,6 +40,13 @@ class CoalescingTransport:
             self._loop.call_soon(self.flush)
         else:
             self._transport.write(data)
+
+    def writelines(self, list_of_data: Iterable[bytes]) -> None:
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
 
     def flush(self) -> None:
         """Send what is held (nothing to do when the next write took it along, or the peer is gone)."""

@@ -55,6 +55,16 @@ async def test_a_lone_small_write_leaves_on_the_next_turn_of_the_loop() -> None:
     assert real.writes == [b"0\r\n\r\n"]
 
 
+async def test_every_way_of_writing_keeps_the_order() -> None:
+    real = Recorder()
+    t = CoalescingTransport(real, asyncio.get_running_loop())
+    t.write(b"a")
+    t.writelines([b"b", b"c"])
+    t.write(b"d")
+    t.close()
+    assert b"".join(real.writes) == b"abcd"
+
+
 async def test_big_writes_are_not_held_or_copied() -> None:
     real = Recorder()
     t = CoalescingTransport(real, asyncio.get_running_loop())
