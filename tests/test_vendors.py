@@ -95,6 +95,9 @@ URLS = [
     ("https://player.vimeo.com/video/1", "marketing"),
     ("https://maps.googleapis.com/maps/api/js?key=x", "preferences"),
     ("https://api-maps.yandex.ru/2.1/?lang=ru_RU", "preferences"),
+    # A map the visitor allowed must show its tiles and static images, not only load its script.
+    ("https://core-renderer-tiles.maps.yandex.net/tiles?l=map&x=1&y=2&z=3", "preferences"),
+    ("https://static-maps.yandex.ru/1.x/?ll=51.92,47.11&z=12&l=map", "preferences"),
     ("https://yandex.kz/map-widget/v1/?um=constructor", "preferences"),
     ("https://maps.api.2gis.ru/2.0/loader.js", "preferences"),
     ("//code.jivo.ru/widget/AbCd", "preferences"),
