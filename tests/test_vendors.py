@@ -98,6 +98,8 @@ URLS = [
     # A map the visitor allowed must show its tiles and static images, not only load its script.
     ("https://core-renderer-tiles.maps.yandex.net/tiles?l=map&x=1&y=2&z=3", "preferences"),
     ("https://static-maps.yandex.ru/1.x/?ll=51.92,47.11&z=12&l=map", "preferences"),
+    ("https://yastatic.net/s3/front-maps-static/maps-front-jsapi-v2-1/2.1.79/build/full.js", "preferences"),
+    ("https://yastatic.net/share2/share.js", "marketing"),  # Yandex's share buttons: the rest of the host
     ("https://yandex.kz/map-widget/v1/?um=constructor", "preferences"),
     ("https://maps.api.2gis.ru/2.0/loader.js", "preferences"),
     ("//code.jivo.ru/widget/AbCd", "preferences"),
