@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import errors
 from .assets import StaticAsset
-from .consent import OPTIONAL, ConsentState, new_consent_id, resolve_choice
+from .consent import ConsentState, new_consent_id, resolve_choice
 from .locales import BannerConfig, negotiate
 from .metrics import Metrics
 from .settings import Settings
@@ -31,6 +31,7 @@ from .store import BannerEvent, ConsentRecord, ConsentStore
 from .useragent import classify
 from .vendors import Catalogue
 from .visitor import VisitorReader
+from .vocabulary import OPTIONAL
 
 log = logging.getLogger("gateway.api")
 MAX_BODY = 4096

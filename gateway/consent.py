@@ -6,11 +6,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from .settings import CATEGORIES
-
-ACTIONS = ("accept_all", "reject_all", "custom")
-LOG_ACTIONS = (*ACTIONS, "withdraw", "erase")
-OPTIONAL = tuple(c for c in CATEGORIES if c != "necessary")
+from .vocabulary import CATEGORIES
 
 
 def new_consent_id() -> str:

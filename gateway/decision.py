@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .consent import ConsentState
-from .settings import CATEGORIES
+from .vocabulary import CATEGORIES
 
 
 @dataclass(frozen=True)

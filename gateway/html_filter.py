@@ -59,7 +59,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway import _tokenizer as tk
-from gateway.vendors import _REGEX_BODY_LIMIT, CATEGORIES, Catalogue, split_url
+from gateway.vendors import _REGEX_BODY_LIMIT, Catalogue, split_url
+from gateway.vocabulary import CATEGORIES
 
 DEFAULT_MAX_CARRY: Final = 64 * 1024
 

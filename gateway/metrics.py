@@ -6,8 +6,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
-ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "erase")
-OPT_IN_CATEGORIES = ("preferences", "analytics", "marketing")
+from .vocabulary import ACTIONS, OPTIONAL
+
 AUTH_FAILURE_REASONS = ("missing", "malformed", "wrong")
 
 
@@ -40,7 +40,7 @@ class Metrics:
         # Known label values start at 0, so rate() and absent() work before the first event of each kind.
         for action in ACTIONS:
             self.decisions.labels(action)
-        for category in OPT_IN_CATEGORIES:
+        for category in OPTIONAL:
             self.opt_ins.labels(category)
         for reason in AUTH_FAILURE_REASONS:
             self.admin_auth_failures.labels(reason)

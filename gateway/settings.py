@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .vocabulary import CATEGORIES
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "gateway.toml"
-CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
 ENV_PREFIX = "GATEWAY_"
 
 

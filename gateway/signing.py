@@ -14,25 +14,16 @@ from datetime import datetime, timezone
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from .consent import ConsentState
-from .settings import CATEGORIES
+from .vocabulary import NECESSARY, categories_to_mask, choice_code, choice_for_code, mask_to_categories
 
 FORMAT = 1
 SALT = "consent-gateway.cookie"
-_ACTIONS = ("accept_all", "reject_all", "custom")
 MAX_COOKIE = 512
 
 # Reasons a cookie was refused, counted in metrics.
 MALFORMED = "malformed"
 BAD_SIGNATURE = "bad_signature"
 EXPIRED = "expired"
-
-
-def _mask(granted: frozenset[str]) -> int:
-    return sum(1 << i for i, c in enumerate(CATEGORIES) if c in granted)
-
-
-def _unmask(mask: int) -> frozenset[str]:
-    return frozenset(c for i, c in enumerate(CATEGORIES) if mask >> i & 1) | {"necessary"}
 
 
 class CookieSigner:
@@ -49,8 +40,8 @@ class CookieSigner:
 
     def dumps(self, state: ConsentState) -> str:
         decided = int(state.decided_at.timestamp()) if state.decided_at else int(time.time())
-        payload = [FORMAT, state.consent_id, state.policy_version, _mask(state.granted),
-                   _ACTIONS.index(state.action or "reject_all"), int(state.gpc), decided]
+        payload = [FORMAT, state.consent_id, state.policy_version, categories_to_mask(state.granted),
+                   choice_code(state.action or "reject_all"), int(state.gpc), decided]
         return self._serializer.dumps(payload)
 
     def loads(self, value: str, now: float | None = None) -> tuple[ConsentState | None, str | None]:
@@ -93,10 +84,13 @@ def _decode(payload: object, signed: datetime) -> ConsentState | None:
         return None
     _, cid, policy, mask, action, gpc, decided = payload
     if not (isinstance(cid, str) and isinstance(policy, str) and isinstance(mask, int)
-            and isinstance(action, int) and 0 <= action < len(_ACTIONS) and gpc in (0, 1)
+            and isinstance(action, int) and gpc in (0, 1)
             and isinstance(decided, int) and decided <= signed.timestamp() + 1):
         return None
+    choice = choice_for_code(action)
+    if choice is None:
+        return None
     return ConsentState(
-        consent_id=cid, decided=True, action=_ACTIONS[action], granted=_unmask(mask),
+        consent_id=cid, decided=True, action=choice, granted=mask_to_categories(mask) | {NECESSARY},
         policy_version=policy, decided_at=datetime.fromtimestamp(decided, timezone.utc), gpc=bool(gpc),
     )

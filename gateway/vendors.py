@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
+from .vocabulary import CATEGORIES
+
 UNKNOWN_CATEGORY = "marketing"  # a third party nobody vouched for is blocked until consent
 
 _REQUIRED = ("name", "category", "purpose", "policy_url")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.vendors import CATEGORIES, Catalogue, split_url
+from gateway.vendors import Catalogue, split_url
+from gateway.vocabulary import CATEGORIES
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "vendors.toml"
 SITE = frozenset({"wgp.kz"})
