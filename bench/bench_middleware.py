@@ -50,7 +50,7 @@ def serve(port: int, wrapped: bool, data_dir: str) -> None:
 
     app = Starlette(routes=[Route("/app.js", asset), Route("/page.html", html_page)])
     if wrapped:
-        from gateway.middleware import ConsentMiddleware
+        from gateway import ConsentMiddleware
         from gateway.settings import load_settings
 
         settings = load_settings(env={}, secret_keys=(KEY,), data_dir=Path(data_dir))

@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
 
         return create_app
     if name == "ConsentMiddleware":
-        from .middleware import ConsentMiddleware
+        from .app import ConsentMiddleware
 
         return ConsentMiddleware
     raise AttributeError(name)

@@ -1,53 +1,203 @@
-"""create_app(settings, store=None): the gateway as one ASGI app.
+"""The composition root: every part of the gateway is built and wired here, once, from Settings.
 
-Stack, outermost first: forwarded headers from trusted proxies -> compression -> ConsentMiddleware (consent
-API under the prefix, server-side blocking for everything else) -> the site: the reverse proxy when an
-upstream is set, the demo site in demo mode, else nothing but the consent API (the embedded-banner deployment).
+``create_app(settings, store=None)`` is the whole gateway as one ASGI app. Stack, outermost first: forwarded
+headers from trusted proxies -> compression -> BlockingMiddleware (consent API under the prefix, server-side
+blocking for everything else) -> the site: the reverse proxy when an upstream is set, the demo site in demo
+mode, else nothing but the consent API (the embedded-banner deployment).
+
+``ConsentMiddleware`` is what a Starlette/FastAPI app adds (``app.add_middleware(ConsentMiddleware,
+settings=...)``): the same parts around the app's own responses. Both own the store through the ASGI lifespan.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import admin_routes
+from .api import ConsentAPI
+from .assets import StaticAsset
 from .compression import CompressionMiddleware
+from .csp import CspBuilder
+from .errors import GatewayError, gateway_error_handler, store_error_handler
 from .forwarded import ForwardedHeaders
-from .middleware import ConsentMiddleware
+from .locales import build_configs
+from .metrics import Metrics
+from .middleware import BlockingMiddleware
+from .plans import Planner
 from .proxy import ReverseProxy
-from .runtime import Gateway
-from .settings import Settings
-from .store import ConsentStore
+from .settings import Settings, SettingsError
+from .signing import CookieSigner
+from .store import ConsentStore, StoreError, open_store
+from .timing import LatencyMiddleware
+from .vendors import Catalogue
+from .visitor import VisitorReader
 
 log = logging.getLogger("gateway")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-def create_app(settings: Settings, store: ConsentStore | None = None) -> ASGIApp:
-    gateway = Gateway(settings, store)
-    gpc = Route("/.well-known/gpc.json", _gpc_json(settings))
-    site: ASGIApp
-    proxy = None
-    if settings.upstream:
-        proxy = ReverseProxy(settings.upstream, trusted_proxies=settings.trusted_proxies)
-        site = _WellKnown(gpc, proxy)
-    else:
-        site = Starlette(routes=[gpc, *_site_routes(settings)])
-    consent = ConsentMiddleware(site, gateway=gateway, serve_api=False)
-    consent.api = gateway.consent_app(admin_routes(token=settings.admin_token, store=gateway.store,
-                                                   metrics=gateway.metrics, timezone=settings.timezone))
-    app = ForwardedHeaders(CompressionMiddleware(consent), settings.trusted_proxies)
-    app.gateway = gateway  # type: ignore[attr-defined]
-    app.proxy = proxy  # type: ignore[attr-defined]
-    return app
+class Components:
+    """The gateway's parts, built once from Settings: signer, catalogue, texts, assets, CSP, planner, store,
+    metrics and the consent API. The store is opened and closed by the lifespan, never per request."""
+
+    def __init__(self, settings: Settings, store: ConsentStore | None = None) -> None:
+        if not settings.secret_keys:
+            raise SettingsError("no signing key: set GATEWAY_SECRET_KEYS (make one with `consent-gateway keygen`)")
+        self.settings = settings
+        self.metrics = Metrics()
+        self.signer = CookieSigner(settings.secret_keys, settings.validity_seconds)
+        self.visitors = VisitorReader(settings, self.signer, self.metrics)
+        try:
+            self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
+            configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
+                                    settings.languages, settings.categories, self._vendor_lists,
+                                    settings.policy_url, settings.policy_version)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        banner = settings.static_dir / "banner"
+        assets = {"banner.js": StaticAsset(banner / "banner.js", "text/javascript"),
+                  "banner.css": StaticAsset(banner / "banner.css", "text/css")}
+        self.banner_src = f"{settings.prefix}/banner.js?v={assets['banner.js'].version}"
+        self.store = store if store is not None else open_store(settings.database_url, settings.timezone)
+        self.csp = CspBuilder(self.catalogue, settings.categories, (), f"{settings.prefix}/csp-report",
+                              settings.csp_mode)
+        self.planner = Planner(
+            catalogue=self.catalogue, categories=settings.categories, first_party=settings.first_party_hosts,
+            configs=configs, languages=settings.languages, default_language=settings.default_language,
+            banner_path=f"{settings.prefix}/banner.js", banner_src=self.banner_src,
+            csp_in_tag=self.csp.enabled and self.csp.header == "Content-Security-Policy")
+        self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
+                              configs, assets)
+        self._started = False
+
+    async def startup(self) -> None:
+        if not self._started:
+            if self.settings.database_url.startswith("sqlite:///"):
+                Path(self.settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            await self.store.open()
+            self._started = True
+
+    async def shutdown(self) -> None:
+        if self._started:
+            await self.store.close()
+            self._started = False
+
+    def consent_app(self, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+        """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
+        s = self.settings
+        routes = [*self.api.routes(), *extra_routes]
+        return Starlette(
+            routes=[Mount(s.prefix, routes=routes)],
+            exception_handlers={GatewayError: gateway_error_handler, StoreError: store_error_handler},
+            middleware=[Middleware(CORSMiddleware, allow_origins=list(s.origins), allow_credentials=True,
+                                   allow_methods=["GET", "PUT", "DELETE", "POST"], allow_headers=["Content-Type"],
+                                   max_age=600),
+                        Middleware(LatencyMiddleware, histogram=self.metrics.latency, prefix=s.prefix,
+                                   paths=[getattr(r, "path", "") for r in routes])],
+        )
+
+    def blocking(self, app: ASGIApp, api: ASGIApp | None) -> BlockingMiddleware:
+        return BlockingMiddleware(app, visitors=self.visitors, planner=self.planner, csp=self.csp,
+                                  cookie_category=self.catalogue.category_for_cookie, api=api,
+                                  prefix=self.settings.prefix)
+
+    def _vendor_lists(self, lang: str) -> dict[str, list[dict[str, str]]]:
+        """Each category's vendors as the banner lists them, purposes in ``lang`` (English when untranslated)."""
+        lists: dict[str, list[dict[str, str]]] = {}
+        for v in self.catalogue.vendors:
+            lists.setdefault(v.category, []).append(
+                {"name": v.name, "purpose": v.purpose_for(lang), "policy_url": v.policy_url})
+        return lists
+
+
+class GatewayApp:
+    """The ASGI app ``create_app`` returns; ``startup``/``shutdown`` open and close what the lifespan owns."""
+
+    def __init__(self, settings: Settings, store: ConsentStore | None = None) -> None:
+        self.components = Components(settings, store)
+        gpc = Route("/.well-known/gpc.json", _gpc_json(settings))
+        site: ASGIApp
+        self.proxy: ReverseProxy | None = None
+        if settings.upstream:
+            self.proxy = ReverseProxy(settings.upstream, trusted_proxies=settings.trusted_proxies)
+            site = _WellKnown(gpc, self.proxy)
+        else:
+            site = Starlette(routes=[gpc, *_site_routes(settings)])
+        c = self.components
+        api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
+                                         timezone=settings.timezone))
+        self.blocking = c.blocking(site, api)
+        self._app = ForwardedHeaders(CompressionMiddleware(self.blocking), settings.trusted_proxies)
+
+    async def startup(self) -> None:
+        await self.components.startup()
+        if self.proxy is not None:
+            await self.proxy.startup()
+
+    async def shutdown(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.aclose()
+        await self.components.shutdown()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(self._app, scope, receive, send, self.startup, self.shutdown)
+        else:
+            await self._app(scope, receive, send)
+
+
+def create_app(settings: Settings, store: ConsentStore | None = None) -> GatewayApp:
+    return GatewayApp(settings, store)
+
+
+class ConsentMiddleware:
+    """``app.add_middleware(ConsentMiddleware, settings=settings)``: blocking, the consent API under the prefix,
+    and the consent log opened in the app's lifespan; the visitor's state at ``request.state.consent``."""
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None, store: ConsentStore | None = None) -> None:
+        if settings is None:
+            raise TypeError("ConsentMiddleware needs settings= (gateway.settings.load_settings())")
+        self.components = Components(settings, store)
+        c = self.components
+        self._app = c.blocking(app, c.consent_app())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            c = self.components
+            await _lifespan(self._app, scope, receive, send, c.startup, c.shutdown)
+        else:
+            await self._app(scope, receive, send)
+
+
+Hook = Callable[[], Awaitable[None]]
+
+
+async def _lifespan(app: ASGIApp, scope: Scope, receive: Receive, send: Send, startup: Hook, shutdown: Hook) -> None:
+    """Run ``startup`` when the server's lifespan starts and ``shutdown`` when it ends, around the inner app's
+    own lifespan (the site's Starlette app or the proxy answers the messages)."""
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await startup()
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown()
+        return message
+
+    await app(scope, wrapped, send)
 
 
 def _site_routes(settings: Settings) -> list[BaseRoute]:

@@ -1,9 +1,10 @@
-"""ConsentMiddleware: pure ASGI server-side blocking for a Starlette/FastAPI app or the reverse proxy.
+"""BlockingMiddleware: pure ASGI server-side blocking in front of an app or the reverse proxy.
 
 Per request: read the signed cookie, publish the consent at scope["gateway.consent"] (and
 request.state.consent), then on the way out drop non-consented Set-Cookie headers, add the per-visitor
-CSP, and stream HTML bodies through the HTML filter chunk by chunk. Paths under the prefix go to the
-consent API. The lifespan opens and closes the consent store.
+CSP, and stream HTML bodies through the rewrite filter chunk by chunk. Paths under the prefix go to the
+consent API when one is given. Its collaborators are built once by the composition root (``gateway.app``);
+this layer never reaches the store or the routes.
 
 Hot path: a non-HTML response without cookies costs one dictionary lookup for the visitor's Cookie header
 and a scan of the response headers; HTML headers are edited in one pass over the raw list. A page that
@@ -14,7 +15,7 @@ after that, since the rewrite is a pure function of both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,12 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import headers
 from .bodycache import BodyCache
 from .consent import ConsentState
-from .decision import Decision, decide
+from .csp import CspBuilder
+from .decision import Decision
 from .html_filter import FilterPlan, HtmlFilter
-from .locales import negotiate
-from .runtime import Gateway
-from .settings import Settings
-from .useragent import classify
+from .plans import Planner
+from .visitor import VisitorReader
 
 SCOPE_KEY = "gateway.consent"
 CACHE_ENTRIES = 128
@@ -36,31 +36,23 @@ EDIT_ENTRIES = 256  # distinct (response headers, consent class, host, language)
 _NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/=_-]+)'")
 
 
-class ConsentMiddleware:
-    """`app.add_middleware(ConsentMiddleware, settings=settings)`; state at `request.state.consent`."""
+class BlockingMiddleware:
+    """Reads consent, rewrites responses; ``api`` (optional) answers the paths under ``prefix``."""
 
-    def __init__(self, app: ASGIApp, settings: Settings | None = None, gateway: Gateway | None = None,
-                 serve_api: bool = True) -> None:
-        if gateway is None:
-            if settings is None:
-                raise TypeError("ConsentMiddleware needs settings= or gateway=")
-            gateway = Gateway(settings)
+    def __init__(self, app: ASGIApp, *, visitors: VisitorReader, planner: Planner, csp: CspBuilder,
+                 cookie_category: Callable[[str], str | None], api: ASGIApp | None = None,
+                 prefix: str = "/_consent") -> None:
         self.app = app
-        self.gateway = gateway
-        self.settings = gateway.settings
-        self.prefix = gateway.settings.prefix
-        self.api = gateway.consent_app() if serve_api else None
-        self.first_party = gateway.settings.first_party_hosts
+        self.visitors = visitors
+        self.planner = planner
+        self.csp = csp
+        self.cookie_category = cookie_category
+        self.api = api
+        self.prefix = prefix
         self.cache = BodyCache(CACHE_ENTRIES, CACHE_MAX_BODY)  # plans are kept alive by their entries
         self.edits: dict[tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], FilterPlan | None, str | None]] = {}
-        # Few distinct (consent class, User-Agent) and (decision, Host, Accept-Language) pairs: decide once each.
-        self._decide = lru_cache(maxsize=1024)(self._decide_uncached)
-        self.plan = lru_cache(maxsize=1024)(self._plan_uncached)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
-            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -74,44 +66,13 @@ class ConsentMiddleware:
                 cookie = value if cookie is None else cookie + b"; " + value
             elif name == b"sec-gpc":
                 gpc = value
-        state = self.gateway.reader.read_raw(cookie, gpc)
+        state = self.visitors.read_raw(cookie, gpc)
         scope[SCOPE_KEY] = state
         if "state" in scope:
             scope["state"]["consent"] = state
         else:
             scope["state"] = {"consent": state}
         await self.app(scope, receive, _Responder(self, scope, state, send).send)
-
-    def _plan_uncached(self, decision: Decision, host_header: bytes, accept_language: bytes | None,
-                       nonce: str | None) -> FilterPlan:
-        gw = self.gateway
-        host = host_header.decode("latin-1").rsplit(":", 1)[0].lower()
-        lang = negotiate(None, None if accept_language is None else accept_language.decode("latin-1"),
-                         gw.settings.languages, gw.settings.default_language)
-        return FilterPlan(
-            blocked=decision.blocked, catalogue=gw.catalogue, first_party=self.first_party | {host},
-            head_html=gw.head_html(decision, nonce), early_html=gw.early_html(decision, nonce),
-            placeholder=gw.placeholder(lang), category_labels=gw.category_labels(lang),
-            banner_path=f"{gw.settings.prefix}/banner.js",
-        )
-
-    def decision(self, state: ConsentState, user_agent: bytes) -> Decision:
-        return self._decide(state.granted, state.decided, user_agent)
-
-    def _decide_uncached(self, granted: frozenset[str], decided: bool, user_agent: bytes) -> Decision:
-        is_bot = classify(user_agent.decode("latin-1")).is_bot
-        return decide(ConsentState(decided=decided, granted=granted), is_bot, self.settings.categories)
-
-    def _lifespan_receive(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.gateway.startup()
-            elif message["type"] == "lifespan.shutdown":
-                await self.gateway.shutdown()
-            return message
-
-        return wrapped
 
 
 def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
@@ -130,7 +91,7 @@ class _Responder:
 
     __slots__ = ("mw", "scope", "state", "downstream", "plan", "encoding", "filter", "start")
 
-    def __init__(self, mw: ConsentMiddleware, scope: Scope, state: ConsentState, send: Send) -> None:
+    def __init__(self, mw: BlockingMiddleware, scope: Scope, state: ConsentState, send: Send) -> None:
         self.mw = mw
         self.scope = scope
         self.state = state
@@ -205,7 +166,7 @@ class _Responder:
             return
         mw = self.mw
         agent, language, host = self._request_facts()
-        decision = mw.decision(self.state, agent)
+        decision = mw.planner.decision(self.state, agent)
         if not is_html:
             if decision.blocked:
                 message["headers"] = [item for item in raw if not self._refused_cookie(item, decision.blocked)]
@@ -252,8 +213,8 @@ class _Responder:
                 continue
             out.append(item)
         mw = self.mw
-        if mw.gateway.csp.enabled:
-            out.append(mw.gateway.csp.raw_header(decision.blocked, decision.decided))
+        if mw.csp.enabled:
+            out.append(mw.csp.raw_header(decision.blocked, decision.decided))
         if private:
             out.append((b"cache-control", headers.private(headers.joined(cache_control))))
         if not rewrite:
@@ -262,7 +223,7 @@ class _Responder:
         # change would bring back another consent class's page from the browser cache.
         out.append((b"vary", headers.vary_with(headers.joined(vary), b"Cookie")))
         nonce = _NONCE.search(origin_csp) if origin_csp else None
-        plan = mw.plan(decision, host, language, nonce.group(1).decode("ascii") if nonce else None)
+        plan = mw.planner.plan(decision, host, language, nonce.group(1).decode("ascii") if nonce else None)
         return tuple(out), plan, _charset(ctype)
 
     def _refused_cookie(self, item: tuple[bytes, bytes], blocked: frozenset[str]) -> bool:
@@ -270,7 +231,7 @@ class _Responder:
         if item[0] != b"set-cookie":
             return False
         name = item[1].split(b"=", 1)[0].strip().decode("latin-1")
-        return self.mw.gateway.catalogue.category_for_cookie(name) in blocked
+        return self.mw.cookie_category(name) in blocked
 
 
 _REWRITE_DROP = frozenset({b"content-length", b"etag", b"last-modified"})

@@ -36,7 +36,7 @@ async def make_client() -> AsyncIterator[ClientFactory]:
 
     async def factory(settings: Settings, **overrides: Any) -> httpx.AsyncClient:
         app = create_app(dataclasses.replace(settings, **overrides))
-        await app.gateway.startup()
+        await app.startup()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(CLIENT_IP, 50000)),
                                    base_url=SITE, headers={"user-agent": BROWSER_UA})
         client.app = app  # type: ignore[attr-defined]
@@ -46,7 +46,7 @@ async def make_client() -> AsyncIterator[ClientFactory]:
     yield factory
     for client, app in opened:
         await client.aclose()
-        await app.gateway.shutdown()
+        await app.shutdown()
 
 
 @pytest.fixture

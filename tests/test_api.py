@@ -189,7 +189,7 @@ async def test_bad_cookies_mean_no_consent_and_are_counted(client: httpx.AsyncCl
         client.cookies.set(COOKIE, value, domain="wgp.kz")
         r = await client.get("/_consent/state")
         assert r.status_code == 200 and r.json()["decided"] is False
-    metrics = client.app.gateway.metrics.render().decode()
+    metrics = client.app.components.metrics.render().decode()
     assert 'consent_invalid_cookies_total{reason="bad_signature"}' in metrics
 
 
@@ -257,7 +257,7 @@ async def test_events_count_impressions_without_identifier(client: httpx.AsyncCl
                             headers={**JSON, "user-agent": "curl/8.5.0"})
     assert bot.status_code == 204
     today = site_today(settings)
-    summary = await client.app.gateway.store.summary(today, today)
+    summary = await client.app.components.store.summary(today, today)
     assert summary["totals"]["shown"] == 1
     con = sqlite3.connect(settings.data_dir / "consent.sqlite3")
     tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -273,7 +273,7 @@ async def test_csp_reports_are_recorded_by_host(client: httpx.AsyncClient, setti
                           headers={"content-type": "application/csp-report"})
     assert r.status_code == 204
     today = site_today(settings)
-    hosts = (await client.app.gateway.store.summary(today, today))["blocked_hosts"]
+    hosts = (await client.app.components.store.summary(today, today))["blocked_hosts"]
     assert hosts == [{"host": "tracker.example", "reports": 1}]
     junk = await client.post("/_consent/csp-report", content=b"42", headers={"content-type": "application/csp-report"})
     assert junk.status_code == 422
@@ -310,7 +310,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 
 
 async def test_store_failure_is_503_and_sets_no_cookie(client: httpx.AsyncClient, settings: Settings) -> None:
-    await client.app.gateway.store.close()
+    await client.app.components.store.close()
     r = await put(client, {"action": "accept_all"})
     assert r.status_code == 503 and "set-cookie" not in r.headers
     assert "message" in r.json()
@@ -321,7 +321,7 @@ async def test_concurrent_puts_are_durable_when_answered_and_share_commits(
         client: httpx.AsyncClient, settings: Settings) -> None:
     import asyncio
 
-    store = client.app.gateway.store
+    store = client.app.components.store
     commits_before = store.commits
     con = sqlite3.connect(settings.data_dir / "consent.sqlite3")
     seen: list[bool] = []
@@ -344,7 +344,7 @@ async def test_route_latency_is_measured_with_bounded_labels(client: httpx.Async
     await client.get("/_consent/state")
     await client.get("/_consent/no-such-route-1")
     await client.get("/_consent/no-such-route-2")
-    text = client.app.gateway.metrics.render().decode()
+    text = client.app.components.metrics.render().decode()
     assert 'consent_request_seconds_count{route="/state"} 1.0' in text
     assert 'consent_request_seconds_count{route="other"} 2.0' in text
     assert "no-such-route" not in text

@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from gateway.app import Components, ConsentMiddleware
 from gateway.consent import ConsentState, new_consent_id
-from gateway.middleware import ConsentMiddleware
-from gateway.runtime import Gateway
 from gateway.settings import Settings
 
 from .conftest import BROWSER_UA, SITE
@@ -50,18 +49,17 @@ async def nonce_page(request: Request) -> Response:
     return HTMLResponse(PAGE, headers={"Content-Security-Policy": "script-src 'nonce-r4nd0m' 'strict-dynamic'"})
 
 
-def build(settings: Settings) -> tuple[httpx.AsyncClient, Gateway]:
+def build(settings: Settings) -> tuple[httpx.AsyncClient, Components]:
     app = Starlette(routes=[Route("/", page), Route("/cookies", cookies), Route("/stream", streamed),
                             Route("/nonce", nonce_page)])
-    gateway = Gateway(settings)
-    app.add_middleware(ConsentMiddleware, gateway=gateway)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SITE,
+    wrapped = ConsentMiddleware(app, settings=settings)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url=SITE,
                                headers={"user-agent": BROWSER_UA})
-    return client, gateway
+    return client, wrapped.components
 
 
 @pytest.fixture
-async def site(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
+async def site(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Components]]:
     client, gateway = build(settings)
     await gateway.startup()
     yield client, gateway
@@ -69,13 +67,13 @@ async def site(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Gat
     await gateway.shutdown()
 
 
-def cookie_for(gateway: Gateway, *granted: str) -> str:
+def cookie_for(gateway: Components, *granted: str) -> str:
     state = ConsentState(consent_id=new_consent_id(), decided=True, action="custom",
                          granted=frozenset({"necessary", *granted}), policy_version=gateway.settings.policy_version)
     return gateway.signer.dumps(state)
 
 
-async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     r = await client.get("/")
     html = r.text
@@ -96,7 +94,7 @@ async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.As
     assert "googletagmanager.com" in script_src and "*" not in script_src.split() and "report-uri /_consent/csp-report" in csp
 
 
-async def test_decided_visitor_csp_admits_only_granted(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_decided_visitor_csp_admits_only_granted(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway), domain="wgp.kz")
     script_src = next(d for d in (await client.get("/")).headers["content-security-policy"].split("; ")
@@ -106,7 +104,7 @@ async def test_decided_visitor_csp_admits_only_granted(site: tuple[httpx.AsyncCl
 
 
 async def test_the_same_page_is_edited_per_consent_class_one_after_another(
-        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+        site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     first = await client.get("/")  # undecided: every known vendor admitted, banner injected
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
@@ -119,7 +117,7 @@ async def test_the_same_page_is_edited_per_consent_class_one_after_another(
     assert third.headers["content-security-policy"] == first.headers["content-security-policy"]
 
 
-async def test_consented_visitor_gets_analytics_untouched(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_consented_visitor_gets_analytics_untouched(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
     html = (await client.get("/")).text
@@ -130,7 +128,7 @@ async def test_consented_visitor_gets_analytics_untouched(site: tuple[httpx.Asyn
     assert "googletagmanager.com" in r.headers["content-security-policy"]
 
 
-async def test_everything_granted_leaves_page_unchanged_but_banner(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_everything_granted_leaves_page_unchanged_but_banner(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     client.cookies.set(gateway.settings.cookie_name,
                        cookie_for(gateway, "preferences", "analytics", "marketing"), domain="wgp.kz")
@@ -141,14 +139,14 @@ async def test_everything_granted_leaves_page_unchanged_but_banner(site: tuple[h
     assert r.headers["content-security-policy"].startswith("default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob: *;")
 
 
-async def test_bots_get_no_banner_and_no_trackers(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_bots_get_no_banner_and_no_trackers(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     html = (await client.get("/", headers={"user-agent": "Mozilla/5.0 (compatible; YandexBot/3.0)"})).text
     assert "banner.js" not in html
     assert ' src="https://www.googletagmanager.com' not in html
 
 
-async def test_set_cookie_of_refused_categories_is_dropped(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_set_cookie_of_refused_categories_is_dropped(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     r = await client.get("/cookies")
     names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
@@ -161,13 +159,13 @@ async def test_set_cookie_of_refused_categories_is_dropped(site: tuple[httpx.Asy
     assert "content-security-policy" not in r.headers  # JSON is not rewritten
 
 
-async def test_streamed_html_is_filtered(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_streamed_html_is_filtered(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     html = (await client.get("/stream")).text
     assert 'data-consent-src="https://www.googletagmanager.com' in html and "banner.js" in html
 
 
-async def test_origin_csp_kept_and_nonce_copied(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_origin_csp_kept_and_nonce_copied(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     r = await client.get("/nonce")
     policies = r.headers.get_list("content-security-policy")
@@ -175,7 +173,7 @@ async def test_origin_csp_kept_and_nonce_copied(site: tuple[httpx.AsyncClient, G
     assert '<script nonce="r4nd0m" src="/_consent/banner.js' in r.text
 
 
-async def test_consent_api_is_served_by_the_middleware(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_consent_api_is_served_by_the_middleware(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     r = await client.put("/_consent/state", content=b'{"action":"accept_all"}',
                          headers={"content-type": "application/json", "origin": SITE})
@@ -200,7 +198,7 @@ def test_middleware_without_settings_is_a_type_error() -> None:
 
 
 async def test_rewrite_cache_never_serves_one_visitors_page_to_another(
-        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+        site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     blocked = (await client.get("/")).text
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
@@ -210,7 +208,7 @@ async def test_rewrite_cache_never_serves_one_visitors_page_to_another(
     assert GA in allowed and GA not in blocked and again == blocked
 
 
-async def test_rewrite_cache_output_equals_streamed_output(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_rewrite_cache_output_equals_streamed_output(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     whole = (await client.get("/")).text
     streamed = (await client.get("/stream")).text
@@ -218,7 +216,7 @@ async def test_rewrite_cache_output_equals_streamed_output(site: tuple[httpx.Asy
 
 
 async def test_consent_mode_defaults_come_before_the_first_page_script(
-        site: tuple[httpx.AsyncClient, Gateway]) -> None:
+        site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
     html = (await client.get("/")).text
@@ -233,8 +231,7 @@ async def test_iframe_placeholder_names_vendor_and_category_in_page_language(set
                             "</body></html>")
 
     app = Starlette(routes=[Route("/", video)])
-    gateway = Gateway(settings)
-    app.add_middleware(ConsentMiddleware, gateway=gateway)
+    app.add_middleware(ConsentMiddleware, settings=settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SITE,
                                  headers={"user-agent": BROWSER_UA}) as client:
         ru = (await client.get("/", headers={"accept-language": "ru"})).text
@@ -247,7 +244,7 @@ def test_csp_header_stays_small_for_every_choice(settings: Settings) -> None:
     """Proxies and servers cap header sizes (nginx buffers 4-8 KB by default): the policy must fit."""
     import itertools
 
-    gateway = Gateway(settings)
+    gateway = Components(settings)
     optional = ("preferences", "analytics", "marketing")
     for n in range(4):
         for refused in itertools.combinations(optional, n):
@@ -256,7 +253,7 @@ def test_csp_header_stays_small_for_every_choice(settings: Settings) -> None:
 
 
 def test_csp_lists_no_source_that_another_already_covers(settings: Settings) -> None:
-    policy = Gateway(settings).csp.policy(frozenset({"preferences", "analytics", "marketing"}), False)
+    policy = Components(settings).csp.policy(frozenset({"preferences", "analytics", "marketing"}), False)
     sources = [s for s in policy.split(";")[0].split()[1:] if "." in s]
     wildcards = {s[2:] for s in sources if s.startswith("*.")}
     bare = {s for s in sources if not s.startswith("*.") and "/" not in s}
@@ -272,7 +269,7 @@ def test_csp_lists_no_source_that_another_already_covers(settings: Settings) -> 
     assert "www.googletagmanager.com/gtag/js" not in sources and "*.googletagmanager.com" in sources
 
 
-async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     r = await client.head("/")
     assert r.status_code == 200 and r.content == b""
@@ -280,7 +277,7 @@ async def test_head_of_a_rewritten_page_carries_no_stale_length(site: tuple[http
     assert "content-security-policy" in r.headers
 
 
-async def test_whole_page_gets_its_exact_length_streamed_page_none(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_whole_page_gets_its_exact_length_streamed_page_none(site: tuple[httpx.AsyncClient, Components]) -> None:
     client, _ = site
     whole = await client.get("/")
     assert int(whole.headers["content-length"]) == len(whole.content) > len(PAGE)
@@ -288,7 +285,7 @@ async def test_whole_page_gets_its_exact_length_streamed_page_none(site: tuple[h
     assert "content-length" not in streamed.headers and streamed.content == whole.content
 
 
-async def test_rewritten_page_carries_no_origin_validators(site: tuple[httpx.AsyncClient, Gateway]) -> None:
+async def test_rewritten_page_carries_no_origin_validators(site: tuple[httpx.AsyncClient, Components]) -> None:
     """A 304 after a consent change must not revive another consent class's page from the browser cache."""
     client, _ = site
     r = await client.get("/")

@@ -94,15 +94,15 @@ def test_default_config_path_exists() -> None:
 
 
 def test_site_config_elsewhere_falls_back_to_shipped_catalogue_and_texts(tmp_path: Path) -> None:
-    from gateway.runtime import Gateway
+    from gateway.app import Components
 
     path = tmp_path / "site.toml"
     path.write_text('[vendors.our-crm]\nname = "CRM"\ncategory = "preferences"\nhosts = ["crm.example.kz"]\n'
                     'purpose = "Chat"\npolicy_url = "https://crm.example.kz/privacy"\n'
                     '[allow]\nhosts = ["static.wgp.kz"]\n', encoding="utf-8")
-    gateway = Gateway(load_settings(config=path, env={}, secret_keys=(KEY,)))
+    gateway = Components(load_settings(config=path, env={}, secret_keys=(KEY,)))
     first_party = frozenset({"wgp.kz"})
     assert gateway.catalogue.category_for_url("https://crm.example.kz/w.js", first_party) == "preferences"
     assert gateway.catalogue.category_for_url("https://static.wgp.kz/a.js", first_party) is None
     assert gateway.catalogue.category_for_url("https://unknown.example/a.js", first_party) == "marketing"
-    assert set(gateway.configs) == {"ru", "kk", "en"}
+    assert set(gateway.api.configs) == {"ru", "kk", "en"}

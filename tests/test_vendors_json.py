@@ -95,5 +95,5 @@ async def test_consent_log_records_the_hash_of_the_language_shown(
     r = await client.put("/_consent/state", content=json.dumps({"action": "reject_all", "lang": "kk"}),
                          headers={"content-type": "application/json", "origin": SITE})
     assert r.status_code == 200
-    rows = (await client.app.gateway.store.history(r.json()["consent_id"]))  # type: ignore[attr-defined]
+    rows = (await client.app.components.store.history(r.json()["consent_id"]))  # type: ignore[attr-defined]
     assert [row.texts_hash for row in rows] == [kk["texts_hash"]]

@@ -1,0 +1,80 @@
+"""Planner: a visitor's consent and the request facts -> the Decision, and the Decision -> the rewrite plan.
+
+Pure and built once from settings by the composition root. A site has few distinct (consent class,
+User-Agent) and (decision, Host, Accept-Language, nonce) combinations, so each is decided and planned once
+and served from a bounded cache after that: the per-request path pays a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+
+from .consent import ConsentState
+from .decision import Decision, decide
+from .html_filter import FilterPlan
+from .locales import BannerConfig, negotiate
+from .useragent import classify
+from .vendors import Catalogue
+
+CACHE_SIZE = 1024
+
+
+class Planner:
+    def __init__(self, *, catalogue: Catalogue, categories: tuple[str, ...], first_party: frozenset[str],
+                 configs: Mapping[str, BannerConfig], languages: tuple[str, ...], default_language: str,
+                 banner_path: str, banner_src: str, csp_in_tag: bool) -> None:
+        """``csp_in_tag``: an enforced per-visitor CSP is on, so the banner tag tells the banner what it admits
+        (a choice wider than that needs a reload)."""
+        self._catalogue = catalogue
+        self._categories = categories
+        self._first_party = first_party
+        self._configs = configs
+        self._languages = languages
+        self._default_language = default_language
+        self._banner_path = banner_path
+        self._banner_src = banner_src
+        self._csp_in_tag = csp_in_tag
+        self._decide = lru_cache(maxsize=CACHE_SIZE)(self._decide_uncached)
+        self.plan = lru_cache(maxsize=CACHE_SIZE)(self._plan_uncached)
+
+    def decision(self, state: ConsentState, user_agent: bytes) -> Decision:
+        return self._decide(state.granted, state.decided, user_agent)
+
+    def _decide_uncached(self, granted: frozenset[str], decided: bool, user_agent: bytes) -> Decision:
+        is_bot = classify(user_agent.decode("latin-1")).is_bot
+        return decide(ConsentState(decided=decided, granted=granted), is_bot, self._categories)
+
+    def _plan_uncached(self, decision: Decision, host_header: bytes, accept_language: bytes | None,
+                       nonce: str | None) -> FilterPlan:
+        host = host_header.decode("latin-1").rsplit(":", 1)[0].lower()
+        lang = negotiate(None, None if accept_language is None else accept_language.decode("latin-1"),
+                         self._languages, self._default_language)
+        texts = self._configs[lang].texts
+        return FilterPlan(
+            blocked=decision.blocked, catalogue=self._catalogue, first_party=self._first_party | {host},
+            head_html=self._head_html(decision, nonce), early_html=_consent_mode_script(decision, nonce),
+            placeholder=f"{texts['placeholder']} {texts['load']}",
+            category_labels=tuple(self._configs[lang].category_titles.items()),
+            banner_path=self._banner_path,
+        )
+
+    def _head_html(self, decision: Decision, nonce: str | None) -> str:
+        """The banner script, before </head>; nothing for bots."""
+        if not decision.show_banner:
+            return ""
+        attr = f' nonce="{nonce}"' if nonce else ""
+        admits = ""
+        if self._csp_in_tag and decision.decided:
+            granted = [c for c in self._categories if c not in decision.blocked]
+            admits = f' data-consent-csp="{" ".join(granted)}"'
+        return f'<script{attr} src="{self._banner_src}"{admits} defer></script>'
+
+
+def _consent_mode_script(decision: Decision, nonce: str | None) -> str:
+    """Consent Mode defaults from the verified cookie, before the page's first script runs."""
+    attr = f' nonce="{nonce}"' if nonce else ""
+    mode = json.dumps(dict(decision.consent_mode), separators=(",", ":"))
+    return (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
+            f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
