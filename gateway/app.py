@@ -132,7 +132,7 @@ class GatewayApp:
         site: ASGIApp
         self.proxy: ReverseProxy | None = None
         if settings.upstream:
-            self.proxy = ReverseProxy(settings.upstream, trusted_proxies=settings.trusted_proxies)
+            self.proxy = ReverseProxy(settings.upstream, trusted=settings.trusted)
             site = _WellKnown(gpc, self.proxy)
         else:
             site = Starlette(routes=[gpc, *_site_routes(settings)])
@@ -140,7 +140,7 @@ class GatewayApp:
         api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
                                          timezone=settings.timezone))
         self.blocking = c.blocking(site, api)
-        self._app = ForwardedHeaders(CompressionMiddleware(self.blocking), settings.trusted_proxies)
+        self._app = ForwardedHeaders(CompressionMiddleware(self.blocking), settings.trusted)
 
     async def startup(self) -> None:
         await self.components.startup()

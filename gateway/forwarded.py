@@ -9,18 +9,18 @@ X-Forwarded-Host, so the peer is kept under ``PEER`` first. `serve` runs uvicorn
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from .trusted import TrustedProxies
 
 PEER = "gateway.peer"
 
 
 class ForwardedHeaders(ProxyHeadersMiddleware):
-    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str]) -> None:
-        trusted = [entry.strip() for entry in trusted_proxies]
-        super().__init__(app, trusted_hosts="*" if "*" in trusted else trusted)  # type: ignore[arg-type]
+    def __init__(self, app: ASGIApp, trusted: TrustedProxies) -> None:
+        # The entries were checked when Settings parsed them; uvicorn keeps its own copy for its parser.
+        super().__init__(app, trusted_hosts="*" if trusted.everyone else list(trusted.entries))  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         scope[PEER] = scope.get("client")

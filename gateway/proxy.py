@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import json
 import logging
 import re
@@ -40,6 +39,7 @@ from yarl import URL
 
 from gateway.compression import DECODABLE, Decoder, reduce_accept_encoding
 from gateway.forwarded import PEER
+from gateway.trusted import TrustedProxies
 
 logger = logging.getLogger("gateway.proxy")
 
@@ -66,13 +66,14 @@ _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.er
 
 _LINK_TARGET = re.compile(rb"<([^>]*)>")
 
+LOCALHOST = TrustedProxies(["127.0.0.1"])
 SMALL_BODY = 64 * 1024  # known-length bodies up to this size are sent in one message
 
 
 class ReverseProxy:
     """Forward every HTTP request to ``upstream``; only that host:port is ever contacted."""
 
-    def __init__(self, upstream: str, *, trusted_proxies: Iterable[str] = ("127.0.0.1",),
+    def __init__(self, upstream: str, *, trusted: TrustedProxies = LOCALHOST,
                  connect_timeout: float = 5, read_timeout: float = 30, decode_html: bool = True,
                  preserve_host: bool = True, max_connections: int = 100) -> None:
         url = URL(upstream)
@@ -81,7 +82,7 @@ class ReverseProxy:
         self._origin = url.origin()
         self._prefix = url.raw_path.rstrip("/")
         self._mapped_prefix = (str(self._origin) + self._prefix).encode()
-        self._trusted = _TrustedProxies(trusted_proxies)
+        self._trusted = trusted
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
                                               sock_read=read_timeout)
         self._read_timeout = read_timeout
@@ -379,24 +380,3 @@ async def _error(send: Send, scope: Scope, status: int, text: str) -> None:
 def _connection_named(values: Iterable[str]) -> frozenset[bytes]:
     """Headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)."""
     return frozenset(token.strip().lower().encode("latin-1") for value in values for token in value.split(","))
-
-
-class _TrustedProxies:
-    """Addresses and CIDRs whose X-Forwarded-* we believe (``*``: every peer, for a platform's router);
-    parsed once (a typo fails at startup), cached."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        entries = [entry.strip() for entry in entries]
-        self._everyone = "*" in entries
-        self._networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries if entry != "*")
-        self._contains = functools.lru_cache(maxsize=1024)(self._compute)
-
-    def __contains__(self, host: str) -> bool:
-        return bool(host) and (self._everyone or self._contains(host))
-
-    def _compute(self, host: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._networks)

@@ -6,7 +6,7 @@ with one readable line instead of a traceback.
 
 from __future__ import annotations
 
-import ipaddress
+import functools
 import os
 import tomllib
 import zoneinfo
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .trusted import TrustedProxies
 from .vocabulary import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,11 @@ class Settings:
     config_dir: Path = ROOT / "config"
     static_dir: Path = ROOT / "static"
     demo: bool = False
+
+    @functools.cached_property
+    def trusted(self) -> TrustedProxies:
+        """``trusted_proxies`` parsed, once per Settings."""
+        return TrustedProxies(self.trusted_proxies)
 
     @property
     def validity_seconds(self) -> int:
@@ -229,13 +235,10 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
         raise bad("port", f"must be between 1 and 65535 (got {s.port})")
     if not s.prefix.startswith("/") or s.prefix.endswith("/") or len(s.prefix) < 2:
         raise bad("prefix", f"must look like /_consent (got {s.prefix!r})")
-    for entry in s.trusted_proxies:
-        try:
-            if entry.strip() != "*":
-                ipaddress.ip_network(entry.strip(), strict=False)
-        except ValueError:
-            raise bad("trusted_proxies",
-                      f"{entry!r} is not an IP address, a network like 10.0.0.0/8, or *") from None
+    try:
+        _ = s.trusted  # parsed here once; the proxy and the forwarded-headers layer take the parsed value
+    except ValueError as exc:
+        raise bad("trusted_proxies", str(exc)) from None
     if s.upstream:
         parts = urlsplit(s.upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -22,6 +22,7 @@ from gateway.compression import DECODED_PIECE
 from gateway.proxy import ReverseProxy
 from gateway.server import server_options
 from gateway.settings import Settings
+from gateway.trusted import TrustedProxies
 
 PAGE = ("<!doctype html><html lang=ru><head><meta charset=utf-8><title>Тест</title>"
         "<script async src=https://www.googletagmanager.com/gtm.js?id=GTM-X></script></head><body>"
@@ -350,7 +351,7 @@ async def test_forwarded_headers_from_an_untrusted_peer_are_replaced(proxy):
 
 
 async def test_forwarded_chain_from_a_trusted_proxy_is_extended(upstream):
-    app = ReverseProxy(upstream.url, trusted_proxies=["10.0.0.0/8"], preserve_host=False)
+    app = ReverseProxy(upstream.url, trusted=TrustedProxies(["10.0.0.0/8"]), preserve_host=False)
     try:
         async with client(app, peer="10.1.2.3") as c:
             data = seen(await c.get("/echo", headers=SPOOFED))
@@ -364,7 +365,7 @@ async def test_forwarded_chain_from_a_trusted_proxy_is_extended(upstream):
 
 
 async def test_a_wildcard_trusts_every_peer_as_a_platform_router_needs(upstream):
-    app = ReverseProxy(upstream.url, trusted_proxies=["*"])
+    app = ReverseProxy(upstream.url, trusted=TrustedProxies(["*"]))
     try:
         async with client(app, peer="198.51.100.4") as c:
             data = seen(await c.get("/echo", headers={"X-Forwarded-For": "203.0.113.9"}))

@@ -1,0 +1,46 @@
+"""Trusted proxies, parsed once: the peers whose X-Forwarded-* headers the gateway believes."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Iterable
+
+EVERYONE = "*"
+
+
+class TrustedProxies:
+    """Addresses and networks (``10.0.0.0/8``), or ``*`` for every peer (a platform's router).
+
+    A bad entry is a ValueError naming it, so a typo fails at start-up; membership is cached per address.
+    """
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.entries = tuple(entry.strip() for entry in entries if entry.strip())
+        self.everyone = EVERYONE in self.entries
+        networks = []
+        for entry in self.entries:
+            if entry == EVERYONE:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address, a network like 10.0.0.0/8, or *") from None
+        self._networks = tuple(networks)
+        self._contains = functools.lru_cache(maxsize=1024)(self._compute)
+
+    def __contains__(self, host: object) -> bool:
+        return isinstance(host, str) and bool(host) and (self.everyone or self._contains(host))
+
+    def __reduce__(self) -> tuple[type[TrustedProxies], tuple[tuple[str, ...]]]:
+        return TrustedProxies, (self.entries,)  # the cache is rebuilt, not pickled
+
+    def __repr__(self) -> str:
+        return f"TrustedProxies({list(self.entries)!r})"
+
+    def _compute(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
