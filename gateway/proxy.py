@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import re
 import zlib
@@ -37,6 +36,7 @@ import brotli
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from gateway import errors
 from gateway.compression import DECODABLE, Decoder, reduce_accept_encoding
 from gateway.forwarded import PEER
 from gateway.trusted import TrustedProxies
@@ -66,6 +66,7 @@ _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.er
 
 _LINK_TARGET = re.compile(rb"<([^>]*)>")
 
+_CLOSE = {"Connection": "close"}  # the rest of the upload may still be on its way
 LOCALHOST = TrustedProxies(["127.0.0.1"])
 SMALL_BODY = 64 * 1024  # known-length bodies up to this size are sent in one message
 
@@ -212,11 +213,11 @@ class ReverseProxy:
                 data=upload.chunks() if upload is not None else None)
         except (TimeoutError, aiohttp.ClientError) as exc:
             if upload is not None and upload.stalled:
-                return await _error(send, scope, 408, "The upload stopped arriving.")
+                return await _error(send, scope, errors.RequestTimeout(errors.UPLOAD_STALLED, headers=_CLOSE))
             if isinstance(exc, TimeoutError):
-                return await _error(send, scope, 504, "The site did not answer in time.")
+                return await _error(send, scope, errors.GatewayTimeout(errors.UPSTREAM_SLOW))
             logger.warning("upstream error for %s %s: %r", scope["method"], scope["path"], exc)
-            return await _error(send, scope, 502, "The site could not be reached.")
+            return await _error(send, scope, errors.BadGateway(errors.UPSTREAM_DOWN))
         async with resp:
             await self._respond(scope, receive, send, resp, public, upload.done if upload is not None else None)
 
@@ -230,7 +231,7 @@ class ReverseProxy:
                 and resp.headers.get("Content-Type", "").partition(";")[0].strip().lower() in HTML_TYPES):
             if encoding not in DECODABLE:
                 logger.warning("upstream sent HTML in an undecodable coding %r for %s", encoding, scope["path"])
-                return await _error(send, scope, 502, "The site answered in an unsupported encoding.")
+                return await _error(send, scope, errors.BadGateway(errors.UPSTREAM_CODING))
             decoder = Decoder(encoding)
             headers = [(k, _weaken(v) if k == b"etag" else v) for k, v in headers
                        if k not in (b"content-encoding", b"content-length")]
@@ -360,21 +361,9 @@ def _weaken(etag: bytes) -> bytes:
     return etag if etag.startswith(b"W/") else b"W/" + etag
 
 
-async def _error(send: Send, scope: Scope, status: int, text: str) -> None:
-    title = {408: "408 Request Timeout", 502: "502 Bad Gateway", 504: "504 Gateway Timeout"}[status]
+async def _error(send: Send, scope: Scope, exc: errors.GatewayError) -> None:
     accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
-    if "json" in accept and "html" not in accept:
-        code = {408: "request_timeout", 502: "bad_gateway", 504: "gateway_timeout"}[status]
-        body, ctype = json.dumps({"error": code, "detail": text}).encode(), b"application/json"
-    else:
-        body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-                f"<h1>{title}</h1><p>{text} Please try again in a moment.</p></html>").encode()
-        ctype = b"text/html; charset=utf-8"
-    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]
-    if status == 408:
-        headers.append((b"connection", b"close"))  # the rest of the upload may still be on its way
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+    await errors.send_error(send, exc, errors.kind_for(accept), head=scope["method"] == "HEAD")
 
 
 def _connection_named(values: Iterable[str]) -> frozenset[bytes]:
