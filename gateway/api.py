@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,7 +32,6 @@ from .vendors import Catalogue
 from .visitor import VisitorReader
 from .vocabulary import OPTIONAL
 
-log = logging.getLogger("gateway.api")
 MAX_BODY = 4096
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 KEPT_AFTER_ERASE = [

@@ -12,7 +12,6 @@ settings=...)``): the same parts around the app's own responses. Both own the st
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,6 @@ from .timing import LatencyMiddleware
 from .vendors import Catalogue
 from .visitor import VisitorReader
 
-log = logging.getLogger("gateway")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 

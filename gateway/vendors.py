@@ -106,7 +106,6 @@ class Catalogue:
         for entries in self._by_path.values():
             entries.sort(key=lambda e: len(e[0]), reverse=True)
         self._by_signature = {s: v for v in self.vendors for s in v.signatures}
-        self._inline_text = _alternation([re.escape(s) for s in self._by_signature])
         self._inline_bytes = _alternation([re.escape(s.encode("ascii")) for s in self._by_signature])
         self._signature_bytes = [(s.encode("ascii"), v) for s, v in self._by_signature.items()]
         self._cookie_exact = {c: v for v in self.vendors for c in v.cookies if not c.endswith("*")}
@@ -144,14 +143,6 @@ class Catalogue:
 
     # -- hosts and URLs -------------------------------------------------------------------------------------
 
-    def vendor_for_host(self, host: str) -> Vendor | None:
-        """Vendor owning ``host`` by suffix match on its plain ``hosts`` (path entries need a URL)."""
-        for suffix in _suffixes(host.lower().rstrip(".")):
-            vendor = self._by_host.get(suffix)
-            if vendor is not None:
-                return vendor
-        return None
-
     def vendor_for_url(self, url: str) -> Vendor | None:
         """Most specific vendor for a URL: longest host suffix, then path entries before plain hosts."""
         parts = split_url(url)
@@ -183,13 +174,6 @@ class Catalogue:
         return UNKNOWN_CATEGORY if vendor is None else vendor.category
 
     # -- inline scripts ---------------------------------------------------------------------------------------
-
-    def vendor_for_inline(self, text: str) -> Vendor | None:
-        """First vendor whose signature occurs in an inline script's text."""
-        if self._inline_text is None:
-            return None
-        m = self._inline_text.search(text)
-        return None if m is None else self._by_signature[m.group()]
 
     def vendors_for_inline_bytes(self, body: bytes) -> tuple[Vendor, ...]:
         """Every vendor whose signature occurs in a script body, in order of first appearance.

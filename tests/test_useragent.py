@@ -127,7 +127,9 @@ def test_repeated_agent_is_served_from_cache() -> None:
 
 def test_native_resolver_is_in_use() -> None:
     # The pure-Python fallback would be ~40x slower per new user-agent; fail loudly if the accelerator is gone.
-    assert useragent.RESOLVER == "ua_parser.regex.Resolver"
+    from ua_parser import BestAvailableResolver
+
+    assert f"{BestAvailableResolver.__module__}.{BestAvailableResolver.__qualname__}" == "ua_parser.regex.Resolver"
 
 
 def test_overlong_agent_is_truncated_before_parsing() -> None:
