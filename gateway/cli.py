@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Self-hosted cookie and tracking-pixel consent gateway.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="TOML settings file (default: config/gateway.toml)")
+    common.add_argument("--config", type=Path, help="TOML settings file (default: the shipped config/gateway.toml)")
     common.add_argument("--data-dir", dest="data_dir", help="folder for the SQLite consent log")
     common.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override any setting, e.g. --set cookie_domain=.wgp.kz (repeatable)")

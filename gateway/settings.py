@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .resources import CONFIG_DIR, STATIC_DIR
 from .trusted import TrustedProxies
 from .vocabulary import CATEGORIES
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config" / "gateway.toml"
+DEFAULT_CONFIG = CONFIG_DIR / "gateway.toml"
 ENV_PREFIX = "GATEWAY_"
 
 
@@ -60,8 +60,8 @@ class Settings:
     database: str = ""
     # Site overrides of the vendor catalogue: {"vendors": {...}, "allow": {"hosts": [...]}}.
     vendor_overrides: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    config_dir: Path = ROOT / "config"
-    static_dir: Path = ROOT / "static"
+    config_dir: Path = CONFIG_DIR
+    static_dir: Path = STATIC_DIR
     demo: bool = False
 
     @functools.cached_property
@@ -80,7 +80,7 @@ class Settings:
     def config_file(self, name: str) -> Path:
         """A file from the site's config folder, else the shipped one (vendors.toml, locales/ru.toml)."""
         own = self.config_dir / name
-        return own if own.exists() else ROOT / "config" / name
+        return own if own.exists() else CONFIG_DIR / name
 
     @property
     def first_party_hosts(self) -> frozenset[str]:
