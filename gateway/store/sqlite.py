@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from gateway.store import (
+from gateway.store import schema
+from gateway.store.records import (
     DEFAULT_TIMEZONE,
     BannerEvent,
     ConsentRecord,
@@ -34,19 +35,12 @@ from gateway.store import (
     StoreError,
     StoreWriteError,
     check_range,
-    schema,
     validate_event,
     validate_record,
 )
-from gateway.summary import (
-    TOP_HOSTS,
-    Increments,
-    build_summary,
-    categories_to_mask,
-    mask_to_categories,
-    rows,
-    split_range,
-)
+from gateway.store.rollups import TOP_HOSTS, Increments, rows, split_range
+from gateway.store.summary import build_summary
+from gateway.vocabulary import ERASE, categories_to_mask, mask_to_categories
 
 logger = logging.getLogger("gateway.store")
 
@@ -165,7 +159,7 @@ class SqliteStore:
         """
         if proof is not None:
             validate_record(proof)
-            if proof.consent_id != consent_id or proof.action != "erase":
+            if proof.consent_id != consent_id or proof.action != ERASE:
                 raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
         return await self._submit("erase", (consent_id, proof))
 

@@ -1,4 +1,4 @@
-"""gateway.summary: range cutting for monthly rollups, and memory (daily only) vs SQLite (monthly + daily)."""
+"""gateway.store.rollups and gateway.store.summary: range cutting, rates, memory (daily only) vs SQLite (monthly + daily)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.store.memory import MemoryStore
+from gateway.store.rollups import EMPTY, Spans, split_range
 from gateway.store.sqlite import SqliteStore
-from gateway.summary import EMPTY, Spans, build_summary, split_range
+from gateway.store.summary import build_summary
 from tests.store.conftest import ALL_GRANTED, NECESSARY, event, record
 
 SPLITS = [
