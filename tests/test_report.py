@@ -17,7 +17,7 @@ import pytest
 from gateway.report import DEMO_PREFIX, add_commands, seed_demo
 from gateway.store import open_store
 from gateway.store.memory import MemoryStore
-from tests.test_admin import END, START, TIMEZONE, TZ, expected_summary, load, scripted_data
+from tests.analytics_data import END, START, TIMEZONE, TZ, expected_summary, load, scripted_data
 
 RANGE = ["--from", START.isoformat(), "--to", END.isoformat()]
 
