@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.store import open_store
+from gateway.store import MAX_RANGE_DAYS, open_store
 from tests.analytics_data import (
     END,
     FORMULA_HOST,
@@ -192,6 +192,17 @@ async def test_three_years_is_the_longest_range(client: httpx.AsyncClient) -> No
     resp = await client.get("/_consent/admin/api/summary", params={"from": "2023-11-03", "to": "2026-11-02"},
                             headers=AUTH)
     assert resp.status_code == 200 and len(resp.json()["days"]) == 1096
+
+
+async def test_a_range_over_the_limit_is_a_422_saying_so(client: httpx.AsyncClient) -> None:
+    longest = {"from": (END - timedelta(days=MAX_RANGE_DAYS - 1)).isoformat(), "to": END.isoformat()}
+    resp = await client.get("/_consent/admin/api/summary", params=longest, headers=AUTH)
+    assert resp.status_code == 200 and len(resp.json()["days"]) == 1098
+    one_more = {"from": (END - timedelta(days=MAX_RANGE_DAYS)).isoformat(), "to": END.isoformat()}
+    resp = await client.get("/_consent/admin/api/summary", params=one_more, headers=AUTH)
+    assert resp.status_code == 422
+    assert resp.json() == {"error": "invalid_range", "parameter": "to",
+                           "message": "to is more than 3 years after from: at most 1098 days per summary"}
 
 
 async def test_default_range_is_the_last_30_local_days(client: httpx.AsyncClient) -> None:
