@@ -1,17 +1,21 @@
-"""The scripted analytics data set and its independently computed summary, shared by the admin, report and
-dashboard tests: every action, several local days, languages, user agents, a bot, an erasure, CSP reports. The
+"""Shared by the admin, metrics, report and dashboard tests: the scripted analytics data set, its independently
+computed summary, and the admin app with its client and credentials.
+
+The data set has every action, several local days, languages, user agents, a bot, an erasure and CSP reports. The
 expected numbers are computed here from the raw rows, never through gateway.store.summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -144,3 +148,14 @@ def expected_summary(data: Data, start: date = START, end: date = END) -> dict[s
 def make_app(store: Any, token: str | None = TOKEN, metrics: Metrics | None = None) -> Starlette:
     routes = admin_routes(token=token, store=store, metrics=metrics or Metrics(), timezone=TIMEZONE)
     return Starlette(routes=[Mount("/_consent", routes=routes)])
+
+
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin.test")
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}

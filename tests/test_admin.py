@@ -5,7 +5,6 @@ The data set and its expected summary come from tests/analytics_data.py (shared 
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import logging
@@ -21,6 +20,7 @@ import pytest
 
 from gateway.store import MAX_RANGE_DAYS, open_store
 from tests.analytics_data import (
+    AUTH,
     END,
     FORMULA_HOST,
     HOSTILE_HOST,
@@ -29,6 +29,8 @@ from tests.analytics_data import (
     TIMEZONE,
     TOKEN,
     TZ,
+    basic,
+    client_for,
     expected_summary,
     load,
     local_time,
@@ -36,18 +38,8 @@ from tests.analytics_data import (
     scripted_data,
 )
 
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROUTES = ["/_consent/admin/", "/_consent/admin/api/summary", "/_consent/admin/api/summary.csv", "/_consent/metrics"]
 RANGE = {"from": START.isoformat(), "to": END.isoformat()}
-
-
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin.test")
 
 
 @pytest.fixture(params=["memory", "sqlite"])
