@@ -41,7 +41,7 @@ _CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPTIONAL]
 _SHOWN, _GPC = _INDEX[SHOWN], _INDEX[GPC]
 
 
-def local_day(at: datetime, tz: ZoneInfo) -> str:
+def _local_day(at: datetime, tz: ZoneInfo) -> str:
     """The calendar day of ``at`` in the store's zone, as the ISO text every rollup is keyed by."""
     return at.astimezone(tz).date().isoformat()
 
@@ -69,16 +69,16 @@ class Increments:
     csp: dict[CspKey, int] = field(default_factory=lambda: defaultdict(int))
 
     def add_record(self, record: ConsentRecord) -> None:
-        self.cube[(local_day(record.at, self.tz), record.action, record.policy_version, record.language,
+        self.cube[(_local_day(record.at, self.tz), record.action, record.policy_version, record.language,
                    record.device, record.browser, record.os, int(record.gpc),
                    categories_to_mask(record.categories))] += 1
 
     def add_event(self, event: BannerEvent) -> None:
-        self.impressions[(local_day(event.at, self.tz), event.event, event.policy_version, event.language,
+        self.impressions[(_local_day(event.at, self.tz), event.event, event.policy_version, event.language,
                           event.device, event.browser, event.os)] += 1
 
     def add_csp(self, host: str, directive: str, at: datetime) -> None:
-        self.csp[(local_day(at, self.tz), host, directive)] += 1
+        self.csp[(_local_day(at, self.tz), host, directive)] += 1
 
     def counters(self) -> tuple[dict[ByKey, list[int]], dict[ByKey, list[int]]]:
         """(daily, monthly) counter rows keyed (dim, day or month, key), in ``COUNTS`` order; bots left out."""

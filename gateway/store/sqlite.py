@@ -78,7 +78,6 @@ class SqliteStore:
         self._tz = ZoneInfo(timezone)
         self.batch_max = batch_max
         self.commits = 0  # transactions committed by the writer: group commit makes this far below the writes
-        self.written = 0  # operations acknowledged
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
@@ -223,7 +222,6 @@ class SqliteStore:
                 raise
             return
         self.commits += 1
-        self.written += len(batch)
         for op, result in zip(batch, results):
             if not op.future.done():  # the caller may have been cancelled; the row is durable all the same
                 op.future.set_result(result)
