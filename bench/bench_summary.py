@@ -63,8 +63,10 @@ if str(ROOT) not in sys.path:
 
 from gateway.store import ConsentRecord, schema  # noqa: E402
 from gateway.store.memory import MemoryStore  # noqa: E402
+from gateway.store.rollups import COUNTS, DIMENSIONS, TOP_HOSTS  # noqa: E402
 from gateway.store.sqlite import SqliteStore, from_micros, to_micros  # noqa: E402
-from gateway.summary import COUNTS, DIMENSIONS, TOP_HOSTS, build_summary, mask_to_categories  # noqa: E402
+from gateway.store.summary import build_summary  # noqa: E402
+from gateway.vocabulary import mask_to_categories  # noqa: E402
 
 TIMEZONE = "Asia/Almaty"
 DAYS = 365

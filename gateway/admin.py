@@ -12,10 +12,9 @@ import base64
 import binascii
 import hashlib
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.analytics import default_range, parse_day, range_error, resolve_range, to_csv
 from gateway.charts import CSS, esc, render_page
-from gateway.report import DEFAULT_DAYS, default_range, range_error, to_csv
 
 logger = logging.getLogger("gateway.admin")
 
@@ -36,7 +35,6 @@ UNAUTHORIZED = ("Admin token required: send 'Authorization: Bearer <token>' or H
 MISSING, MALFORMED, WRONG = "missing", "malformed", "wrong"  # reasons, also the auth-failure counter's label
 CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
        "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -93,13 +91,10 @@ def parse_range(request: Request, timezone: str) -> tuple[date, date]:
             values[name] = None
             continue
         try:
-            if not _DATE.fullmatch(raw):
-                raise ValueError
-            values[name] = date.fromisoformat(raw)
+            values[name] = parse_day(raw)
         except ValueError:
             raise BadRange(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
-    end = values["to"] or default_range(timezone)[1]
-    start = values["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
+    start, end = resolve_range(values["from"], values["to"], timezone)
     if error := range_error(start, end):
         raise BadRange("from" if start > end else "to", error)
     return start, end

@@ -21,6 +21,9 @@ from datetime import date, timedelta
 from html import escape
 from typing import Any
 
+from gateway.store.summary import BREAKDOWNS, DAY_ACTIONS
+from gateway.vocabulary import CHOICES, OPTIONAL
+
 WIDTH = 720
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
 HBAR_WIDTH, LABEL_WIDTH, ROW_HEIGHT = 480, 140, 24  # horizontal bars sit two abreast: a narrower viewBox
@@ -202,9 +205,6 @@ def table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]])
 
 # --- the dashboard page ------------------------------------------------------------------------------------
 
-DECISIONS = ("accept_all", "reject_all", "custom", "withdraw")
-CHOICES = ("accept_all", "reject_all", "custom")
-CATEGORIES = ("preferences", "analytics", "marketing")
 BREAKDOWN_TITLES = {"device": "Device", "browser": "Browser", "os": "Operating system", "language": "Language",
                     "policy_version": "Policy version"}
 QUICK_RANGES = (7, 30, 90, 365)
@@ -244,7 +244,7 @@ def _kpis(summary: dict[str, Any]) -> str:
     totals = summary["totals"]
     items = [("shown", "Banner shown", totals["shown"]), ("decisions", "Decisions", totals["decisions"]),
              ("interaction_rate", "Interaction rate", percent(summary["interaction_rate"]))]
-    items += [(f"opt_in_{c}", f"Opt-in {LABELS[c].lower()}", percent(summary["opt_in_rate"][c])) for c in CATEGORIES]
+    items += [(f"opt_in_{c}", f"Opt-in {LABELS[c].lower()}", percent(summary["opt_in_rate"][c])) for c in OPTIONAL]
     items += [("gpc_share", "GPC share", percent(summary["gpc_share"])),
               ("withdraw", "Withdrawals", totals["withdraw"]), ("erase", "Erasures", totals["erase"])]
     cells = "".join(f'<div><dt>{esc(label)}</dt><dd data-metric="{name}">{esc(value)}</dd></div>'
@@ -258,9 +258,9 @@ def _breakdown(name: str, rows: list[dict[str, Any]]) -> str:
     if not rows:
         return f'<div><h3 id="h-{name}">{title}</h3><p class="note">No decisions in this range.</p></div>'
     chart = hbars(f"chart-{name}", [(str(r["key"]), r) for r in rows], CHOICES, title=f"Decisions by {title.lower()}")
-    data = [[r["key"], r["decisions"], *(r[c] for c in CHOICES), *(percent(r["opt_in"][c]) for c in CATEGORIES)]
+    data = [[r["key"], r["decisions"], *(r[c] for c in CHOICES), *(percent(r["opt_in"][c]) for c in OPTIONAL)]
             for r in rows]
-    header = [title, "Decisions", *(LABELS[c] for c in CHOICES), *(f"Opt-in {LABELS[c].lower()}" for c in CATEGORIES)]
+    header = [title, "Decisions", *(LABELS[c] for c in CHOICES), *(f"Opt-in {LABELS[c].lower()}" for c in OPTIONAL)]
     return f'<div><h3 id="h-{name}">{title}</h3>{chart}{_details(f"Decisions by {title.lower()}", header, data)}</div>'
 
 
@@ -275,9 +275,9 @@ def render_page(summary: dict[str, Any], *, today: date, error: str | None = Non
     days = summary["days"]
     labels = [d["day"] for d in days]
     # A day without decisions has no rate (the store says 0.0): leave a gap rather than draw a false dip.
-    rates = {c: [d["opt_in"][c] if d["decisions"] else None for d in days] for c in CATEGORIES}
+    rates = {c: [d["opt_in"][c] if d["decisions"] else None for d in days] for c in OPTIONAL}
     opt_in = line_chart("chart-opt-in", labels, rates, title="Opt-in rate per category per day")
-    mix = stacked_bars("chart-mix", labels, days, DECISIONS, title="Decisions per day by kind")
+    mix = stacked_bars("chart-mix", labels, days, DAY_ACTIONS, title="Decisions per day by kind")
     hosts = summary["blocked_hosts"]
     host_table = (table("Hosts the Content-Security-Policy blocked", ["Host", "Reports"],
                         [[h["host"], h["reports"]] for h in hosts]) if hosts
@@ -296,14 +296,14 @@ def render_page(summary: dict[str, Any], *, today: date, error: str | None = Non
 <a class="csv" href="api/summary.csv?{query}" download>Download CSV</a></header>
 <main>{f'<p class="error" role="alert">{esc(error)}</p>' if error else ""}{empty}
 {_kpis(summary)}
-<section aria-labelledby="h-opt-in"><h2 id="h-opt-in">Opt-in rate per category</h2>{opt_in}{legend(CATEGORIES)}
-{_details("Opt-in rate per day", ["Day", *(LABELS[c] for c in CATEGORIES)],
+<section aria-labelledby="h-opt-in"><h2 id="h-opt-in">Opt-in rate per category</h2>{opt_in}{legend(OPTIONAL)}
+{_details("Opt-in rate per day", ["Day", *(LABELS[c] for c in OPTIONAL)],
           [[d["day"], *(percent(r[i]) for r in rates.values())] for i, d in enumerate(days)])}</section>
-<section aria-labelledby="h-mix"><h2 id="h-mix">Decision mix per day</h2>{mix}{legend(DECISIONS)}
-{_details("Decisions per day", ["Day", "Shown", "Decisions", *(LABELS[c] for c in DECISIONS)],
-          [[d["day"], d["shown"], d["decisions"], *(d[c] for c in DECISIONS)] for d in days])}</section>
+<section aria-labelledby="h-mix"><h2 id="h-mix">Decision mix per day</h2>{mix}{legend(DAY_ACTIONS)}
+{_details("Decisions per day", ["Day", "Shown", "Decisions", *(LABELS[c] for c in DAY_ACTIONS)],
+          [[d["day"], d["shown"], d["decisions"], *(d[c] for c in DAY_ACTIONS)] for d in days])}</section>
 <section aria-labelledby="h-breakdowns"><h2 id="h-breakdowns">Breakdowns</h2>{legend(CHOICES)}
-<div class="cols">{"".join(_breakdown(name, summary["breakdowns"][name]) for name in BREAKDOWN_TITLES)}</div></section>
+<div class="cols">{"".join(_breakdown(name, summary["breakdowns"][name]) for name in BREAKDOWNS)}</div></section>
 <section aria-labelledby="h-hosts"><h2 id="h-hosts">Top blocked hosts</h2>
 <div class="scroll">{host_table}</div></section>
 </main></body></html>

@@ -1,102 +1,30 @@
-"""The consent summary as text (terminal table, CSV, JSON) and the CLI commands report, purge, seed-demo-data.
+"""The CLI commands report, purge and seed-demo-data, and the summary as text for a terminal (table, CSV, JSON).
 
-The admin API serves the same CSV as `report --format csv`, so a spreadsheet built on one keeps working on the
-other. CSV is long format (`section,key,metric,value`): one header, every number in one column, ready for a pivot
-table or a filter, and it never needs ragged rows when a breakdown grows a key.
+The range handling and the CSV are gateway.analytics', shared with the dashboard and its API.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import json
 import random
 import re
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from gateway.analytics import DEFAULT_DAYS, parse_day, range_error, resolve_range, to_csv
 from gateway.store import BannerEvent, ConsentRecord, StoreError, open_store
+from gateway.store.summary import BREAKDOWN_COUNTS, BREAKDOWNS, DAY_COUNTS, TOTALS
 from gateway.useragent import classify
+from gateway.vocabulary import ACCEPT_ALL, CHOICES, CUSTOM, NECESSARY, OPTIONAL, SHOWN, WITHDRAW
 
-CATEGORIES = ("preferences", "analytics", "marketing")
-TOTALS = ("shown", "decisions", "accept_all", "reject_all", "custom", "withdraw", "erase")
-DAY_COUNTS = ("shown", "decisions", "accept_all", "reject_all", "custom", "withdraw")
-BREAKDOWNS = ("device", "browser", "os", "language", "policy_version")
-BREAKDOWN_COUNTS = ("decisions", "accept_all", "reject_all", "custom")
-MAX_RANGE_DAYS = 3 * 366  # a summary longer than three years is a mistake, not a report
-DEFAULT_DAYS = 30
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
 _DURATION = re.compile(r"(\d+)d")
 
 T = TypeVar("T")
-
-
-def default_range(timezone: str, days: int = DEFAULT_DAYS) -> tuple[date, date]:
-    """The last `days` local days ending today in the gateway's time zone."""
-    today = datetime.now(ZoneInfo(timezone)).date()
-    return today - timedelta(days=days - 1), today
-
-
-def range_error(start: date, end: date, names: tuple[str, str] = ("from", "to")) -> str | None:
-    """Why a range is unusable, naming the parameter as the caller spells it, or None when it is fine."""
-    if start > end:
-        return f"{names[0]} ({start}) is after {names[1]} ({end})"
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        return f"{names[1]} is more than 3 years after {names[0]}: at most {MAX_RANGE_DAYS} days per summary"
-    return None
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return ""
-    return repr(round(value, 6)) if isinstance(value, float) else str(value)
-
-
-def _cell(text: str) -> str:
-    """Neutralise visitor-supplied text a spreadsheet would run as a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def long_rows(summary: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]:
-    """Every number of the summary as (section, key, metric, value)."""
-    for name in ("from", "to", "timezone"):
-        yield "range", "", name, str(summary[name])
-    for name in TOTALS:
-        yield "totals", "", name, _number(summary["totals"][name])
-    yield "rates", "", "interaction_rate", _number(summary["interaction_rate"])
-    for category in CATEGORIES:
-        yield "rates", category, "opt_in_rate", _number(summary["opt_in_rate"][category])
-    yield "rates", "", "gpc_share", _number(summary["gpc_share"])
-    for day in summary["days"]:
-        for name in DAY_COUNTS:
-            yield "day", day["day"], name, _number(day[name])
-        for category in CATEGORIES:
-            yield "day", day["day"], f"opt_in_{category}", _number(day["opt_in"][category])
-    for section in BREAKDOWNS:
-        for row in summary["breakdowns"][section]:
-            for name in BREAKDOWN_COUNTS:
-                yield section, _cell(str(row["key"])), name, _number(row[name])
-            for category in CATEGORIES:
-                yield section, _cell(str(row["key"])), f"opt_in_{category}", _number(row["opt_in"][category])
-    for row in summary["blocked_hosts"]:
-        yield "blocked_host", _cell(str(row["host"])), "reports", _number(row["reports"])
-
-
-def to_csv(summary: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(("section", "key", "metric", "value"))
-    writer.writerows(long_rows(summary))
-    return out.getvalue()
-
-
-def to_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
 def _pct(rate: float | None) -> str:
@@ -116,25 +44,29 @@ def to_table(summary: dict[str, Any]) -> str:
     lines = [f"Consent summary {summary['from']} to {summary['to']} ({summary['timezone']})", ""]
     head = [[name, str(totals[name])] for name in TOTALS]
     head += [["interaction_rate", _pct(summary["interaction_rate"])]]
-    head += [[f"opt_in_{c}", _pct(summary["opt_in_rate"][c])] for c in CATEGORIES]
+    head += [[f"opt_in_{c}", _pct(summary["opt_in_rate"][c])] for c in OPTIONAL]
     head += [["gpc_share", _pct(summary["gpc_share"])]]
     lines += _grid(["metric", "value"], head)
     lines += ["", "Per day"]
-    lines += _grid(["day", *DAY_COUNTS, *CATEGORIES], [
-        [d["day"], *(str(d[n]) for n in DAY_COUNTS), *(_pct(d["opt_in"][c]) for c in CATEGORIES)]
+    lines += _grid(["day", *DAY_COUNTS, *OPTIONAL], [
+        [d["day"], *(str(d[n]) for n in DAY_COUNTS), *(_pct(d["opt_in"][c]) for c in OPTIONAL)]
         for d in summary["days"]
     ])
     for section in BREAKDOWNS:
         rows = summary["breakdowns"][section]
         lines += ["", f"By {section.replace('_', ' ')}"]
-        lines += _grid([section, *BREAKDOWN_COUNTS, *CATEGORIES], [
-            [str(r["key"]), *(str(r[n]) for n in BREAKDOWN_COUNTS), *(_pct(r["opt_in"][c]) for c in CATEGORIES)]
+        lines += _grid([section, *BREAKDOWN_COUNTS, *OPTIONAL], [
+            [str(r["key"]), *(str(r[n]) for n in BREAKDOWN_COUNTS), *(_pct(r["opt_in"][c]) for c in OPTIONAL)]
             for r in rows
         ]) if rows else ["  (none)"]
     lines += ["", "Top blocked hosts"]
     hosts = summary["blocked_hosts"]
     lines += _grid(["host", "reports"], [[h["host"], str(h["reports"])] for h in hosts]) if hosts else ["  (none)"]
     return "\n".join(lines) + "\n"
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
 FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {"table": to_table, "csv": to_csv, "json": to_json}
@@ -144,12 +76,10 @@ FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {"table": to_table, "csv":
 
 
 def _date(text: str) -> date:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD")
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a calendar date") from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is {exc}") from None
 
 
 def _days(text: str) -> timedelta:
@@ -202,8 +132,7 @@ def _with_store(command: str, settings: Any, work: Callable[[Any], Awaitable[T]]
 
 
 def run_report(args: argparse.Namespace, settings: Any) -> int:
-    end = args.end or default_range(settings.timezone)[1]
-    start = args.start or end - timedelta(days=DEFAULT_DAYS - 1)
+    start, end = resolve_range(args.start, args.end, settings.timezone)
     if error := range_error(start, end, ("--from", "--to")):
         print(f"report: {error}", file=sys.stderr)
         return 2
@@ -276,15 +205,15 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: 
         agent = rng.choices(agents, agent_weights)[0]
         traits: dict[str, str] = dict(language=lang, policy_version=DEMO_POLICIES[0] if ago > span * 0.6 else policy,
                                       device=agent.device, browser=agent.browser, os=agent.os)
-        pending.append(store.record_event(BannerEvent(at=at, event="shown", **traits)))
+        pending.append(store.record_event(BannerEvent(at=at, event=SHOWN, **traits)))
         shown += 1
         if rng.random() < 0.6:
             gpc = rng.random() < 0.12
-            action = rng.choices(("accept_all", "reject_all", "custom"), (20, 60, 20) if gpc else (50, 30, 20))[0]
-            granted = {"necessary"}
-            if action == "accept_all":
-                granted |= set(CATEGORIES)
-            elif action == "custom":
+            action = rng.choices(CHOICES, (20, 60, 20) if gpc else (50, 30, 20))[0]  # accept, reject, custom
+            granted = {NECESSARY}
+            if action == ACCEPT_ALL:
+                granted |= set(OPTIONAL)
+            elif action == CUSTOM:
                 odds = {"preferences": 0.7, "analytics": 0.5, "marketing": 0.0 if gpc else 0.2}
                 granted |= {c for c, p in odds.items() if rng.random() < p}
             record = ConsentRecord(
@@ -297,7 +226,7 @@ async def seed_demo(store: Any, days: int, rows: int, seed: int = 1, *, policy: 
             if len(granted) > 1 and written < rows and rng.random() < 0.05:
                 later = at + timedelta(seconds=rng.uniform(0, min(ago - 1, 14 * 86400)))  # within two weeks
                 pending.append(store.append(ConsentRecord(
-                    consent_id=record.consent_id, at=later, action="withdraw", categories=frozenset({"necessary"}),
+                    consent_id=record.consent_id, at=later, action=WITHDRAW, categories=frozenset({NECESSARY}),
                     gpc=gpc, ip_prefix=record.ip_prefix, texts_hash="demo", **traits)))
                 written += 1
         if len(pending) >= _BATCH:

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.store.memory import MemoryStore
-from tests.test_admin import AUTH, TOKEN, basic, client_for, make_app
+from tests.analytics_data import AUTH, TOKEN, basic, client_for, make_app
 
 FAMILIES = {
     "consent_decisions": "counter", "consent_opt_ins": "counter", "consent_banner_impressions": "counter",

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from gateway.report import DEMO_PREFIX, add_commands, seed_demo
-from gateway.store import open_store
+from gateway.store import MAX_RANGE_DAYS, open_store
 from gateway.store.memory import MemoryStore
-from tests.test_admin import END, START, TIMEZONE, TZ, expected_summary, load, scripted_data
+from tests.analytics_data import END, START, TIMEZONE, TZ, expected_summary, load, scripted_data
 
 RANGE = ["--from", START.isoformat(), "--to", END.isoformat()]
 
@@ -175,6 +175,16 @@ def test_bad_input_exits_2_with_a_message(settings: SimpleNamespace, capsys: pyt
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_a_range_over_the_limit_is_one_readable_line(settings: SimpleNamespace,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    longest = ["--from", (END - timedelta(days=MAX_RANGE_DAYS - 1)).isoformat(), "--to", END.isoformat()]
+    assert run(["report", *longest, "--format", "json"], settings) == 0
+    assert len(json.loads(capsys.readouterr().out)["days"]) == 1098
+    one_more = ["--from", (END - timedelta(days=MAX_RANGE_DAYS)).isoformat(), "--to", END.isoformat()]
+    assert run(["report", *one_more], settings) == 2
+    assert capsys.readouterr().err == "report: --to is more than 3 years after --from: at most 1098 days per summary\n"
 
 
 def test_unusable_store_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

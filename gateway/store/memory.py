@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from gateway.store import (
+from gateway.store.records import (
     DEFAULT_TIMEZONE,
     BannerEvent,
     ConsentRecord,
@@ -20,7 +20,9 @@ from gateway.store import (
     validate_event,
     validate_record,
 )
-from gateway.summary import ALL, DIMENSIONS, TOP_HOSTS, CspKey, CubeKey, ImpressionKey, Increments, build_summary
+from gateway.store.rollups import ALL, DIMENSIONS, TOP_HOSTS, CspKey, CubeKey, ImpressionKey, Increments
+from gateway.store.summary import build_summary
+from gateway.vocabulary import ERASE
 
 
 class MemoryStore:
@@ -63,7 +65,7 @@ class MemoryStore:
         """Same contract as ``SqliteStore.erase``: delete the id's rows, append ``proof`` atomically with it."""
         if proof is not None:
             validate_record(proof)
-            if proof.consent_id != consent_id or proof.action != "erase":
+            if proof.consent_id != consent_id or proof.action != ERASE:
                 raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
         self._check_open()
         before = len(self._log)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from gateway.summary import COUNTS
+from gateway.store.rollups import COUNTS, DIMENSIONS
 
 # Rollups are read by primary-key range only: SQLite stores such a table clustered on its key (one B-tree, no
 # rowid lookups), which makes a year of summary a few sequential page reads. PostgreSQL gets the same tables
@@ -139,9 +139,8 @@ UPSERT_CUBE = (
     " ON CONFLICT (day, action, policy_version, language, device, browser, os, gpc, categories)"
     " DO UPDATE SET n = decision_daily.n + excluded.n"
 )
-_COUNTERS = COUNTS
 _SUM_COUNTERS = ", ".join(f"SUM({c})" for c in COUNTS)
-_DIMS = "dim IN ('device', 'browser', 'os', 'language', 'policy_version')"
+_DIMS = f"dim IN ({', '.join(repr(d) for d in DIMENSIONS)})"
 
 
 def _upsert_counters(table: str, period: str) -> str:
@@ -169,7 +168,7 @@ UPSERT_CSP_MONTH = (
     "INSERT INTO csp_monthly (month, host, n) VALUES (?, ?, ?)"
     " ON CONFLICT (month, host) DO UPDATE SET n = csp_monthly.n + excluded.n"
 )
-# Summary reads take the spans of gateway.summary.split_range: head days, whole months, tail days.
+# Summary reads take the spans of gateway.store.rollups.split_range: head days, whole months, tail days.
 SUMMARY_DAYS = (
     f"SELECT day, {', '.join(COUNTS)} FROM daily_by_key WHERE dim = 'all' AND day BETWEEN ? AND ?"
 )

@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from gateway.store import (
+from gateway.store import schema
+from gateway.store.records import (
     DEFAULT_TIMEZONE,
     BannerEvent,
     ConsentRecord,
@@ -34,19 +35,12 @@ from gateway.store import (
     StoreError,
     StoreWriteError,
     check_range,
-    schema,
     validate_event,
     validate_record,
 )
-from gateway.summary import (
-    TOP_HOSTS,
-    Increments,
-    build_summary,
-    categories_to_mask,
-    mask_to_categories,
-    rows,
-    split_range,
-)
+from gateway.store.rollups import TOP_HOSTS, Increments, rows, split_range
+from gateway.store.summary import build_summary
+from gateway.vocabulary import ERASE, categories_to_mask, mask_to_categories
 
 logger = logging.getLogger("gateway.store")
 
@@ -84,7 +78,6 @@ class SqliteStore:
         self._tz = ZoneInfo(timezone)
         self.batch_max = batch_max
         self.commits = 0  # transactions committed by the writer: group commit makes this far below the writes
-        self.written = 0  # operations acknowledged
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
@@ -165,7 +158,7 @@ class SqliteStore:
         """
         if proof is not None:
             validate_record(proof)
-            if proof.consent_id != consent_id or proof.action != "erase":
+            if proof.consent_id != consent_id or proof.action != ERASE:
                 raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
         return await self._submit("erase", (consent_id, proof))
 
@@ -229,7 +222,6 @@ class SqliteStore:
                 raise
             return
         self.commits += 1
-        self.written += len(batch)
         for op, result in zip(batch, results):
             if not op.future.done():  # the caller may have been cancelled; the row is durable all the same
                 op.future.set_result(result)

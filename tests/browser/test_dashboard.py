@@ -1,6 +1,6 @@
 """The analyst dashboard in headless Chromium: charts carry a known data set, the range picker and CSV work.
 
-The app is the admin routes over a MemoryStore filled with the scripted data of tests/test_admin.py, served by
+The app is the admin routes over a MemoryStore filled with the scripted data of tests/analytics_data.py, served by
 uvicorn on a free 127.0.0.1 port in a thread; the browser logs in with HTTP basic auth like an analyst would.
 `browser` (skip without Chromium, fail under CI=true) comes from tests/browser/conftest.py.
 """
@@ -27,7 +27,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:  # tests/browser has no __init__.py: run alone, pytest puts only this folder on sys.path
     sys.path.insert(0, ROOT)
 
-from tests.test_admin import END, START, TIMEZONE, TOKEN, TZ, expected_summary, load, make_app, scripted_data  # noqa: E402
+from tests.analytics_data import END, START, TIMEZONE, TOKEN, TZ, expected_summary, load, make_app, scripted_data  # noqa: E402
 
 pytestmark = pytest.mark.browser
 SERIES = ("accept_all", "reject_all", "custom", "withdraw")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import ConsentStore, StoreClosedError, open_store
+from gateway.store import MAX_RANGE_DAYS, ConsentStore, StoreClosedError, open_store
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SqliteStore
 from tests.store.conftest import ALL_GRANTED, NECESSARY, NOON, POLICY, event, make_store, record
@@ -153,6 +153,13 @@ async def test_empty_range_has_every_day_with_zeros(store: ConsentStore) -> None
 async def test_reversed_range_is_refused(store: ConsentStore) -> None:
     with pytest.raises(ValueError, match="before it starts"):
         await store.summary(DAY, DAY - timedelta(days=1))
+
+
+async def test_the_longest_range_is_the_one_limit_the_api_and_the_cli_enforce(store: ConsentStore) -> None:
+    first = DAY - timedelta(days=MAX_RANGE_DAYS - 1)
+    assert len((await store.summary(first, DAY))["days"]) == MAX_RANGE_DAYS == 1098  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^range longer than 1098 days$"):
+        await store.summary(first - timedelta(days=1), DAY)
 
 
 @pytest.mark.parametrize(

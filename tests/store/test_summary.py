@@ -1,4 +1,4 @@
-"""gateway.summary: range cutting for monthly rollups, and memory (daily only) vs SQLite (monthly + daily)."""
+"""gateway.store.summary: rates from rollup rows, and memory (daily rollups only) vs SQLite (monthly + daily)."""
 
 from __future__ import annotations
 
@@ -7,55 +7,10 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SqliteStore
-from gateway.summary import EMPTY, Spans, build_summary, split_range
+from gateway.store.summary import build_summary
 from tests.store.conftest import ALL_GRANTED, NECESSARY, event, record
-
-SPLITS = [
-    ((date(2026, 3, 5), date(2026, 3, 20)), Spans(("2026-03-05", "2026-03-20"), EMPTY, EMPTY)),
-    ((date(2026, 3, 1), date(2026, 3, 31)), Spans(EMPTY, ("2026-03", "2026-03"), EMPTY)),
-    ((date(2026, 2, 1), date(2026, 2, 28)), Spans(EMPTY, ("2026-02", "2026-02"), EMPTY)),
-    ((date(2026, 2, 1), date(2026, 2, 27)), Spans(("2026-02-01", "2026-02-27"), EMPTY, EMPTY)),
-    ((date(2026, 1, 15), date(2026, 3, 10)),
-     Spans(("2026-01-15", "2026-01-31"), ("2026-02", "2026-02"), ("2026-03-01", "2026-03-10"))),
-    ((date(2025, 12, 15), date(2026, 1, 14)), Spans(("2025-12-15", "2026-01-14"), EMPTY, EMPTY)),
-    ((date(2025, 11, 25), date(2026, 11, 24)),
-     Spans(("2025-11-25", "2025-11-30"), ("2025-12", "2026-10"), ("2026-11-01", "2026-11-24"))),
-    ((date(2026, 5, 31), date(2026, 6, 30)), Spans(("2026-05-31", "2026-05-31"), ("2026-06", "2026-06"), EMPTY)),
-]
-
-
-@pytest.mark.parametrize(("span", "expected"), SPLITS, ids=[f"{a}..{b}" for (a, b), _ in SPLITS])
-def test_split_range(span: tuple[date, date], expected: Spans) -> None:
-    assert split_range(*span) == expected
-
-
-def covered_days(spans: Spans) -> list[str]:
-    days = []
-    for lo, hi in (spans.head, spans.tail):
-        if (lo, hi) != EMPTY:
-            d = date.fromisoformat(lo)
-            while d <= date.fromisoformat(hi):
-                days.append(d.isoformat())
-                d += timedelta(days=1)
-    if spans.months != EMPTY:
-        d = date.fromisoformat(spans.months[0] + "-01")
-        while d.isoformat()[:7] <= spans.months[1]:
-            days.append(d.isoformat())
-            d += timedelta(days=1)
-    return sorted(days)
-
-
-def test_split_range_covers_every_day_exactly_once() -> None:
-    rng = random.Random(5)
-    for _ in range(200):
-        start = date(2023, 1, 1) + timedelta(days=rng.randrange(1200))
-        end = start + timedelta(days=rng.randrange(800))
-        expected = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-        assert covered_days(split_range(start, end)) == expected, (start, end)
 
 
 def test_rates_round_to_four_places_and_zero_denominators_give_zero() -> None:

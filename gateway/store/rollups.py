@@ -1,4 +1,4 @@
-"""Rollup keys and the analyst summary built from rollup rows, shared by every storage backend.
+"""What a batch of writes adds to the daily rollups, and how a summary range is cut into months and days.
 
 Two kinds of daily rollup are kept, both updated in the transaction that writes the log:
 
@@ -12,50 +12,38 @@ Two kinds of daily rollup are kept, both updated in the transaction that writes 
   whatever the log size. Dimension ``all`` (key "") holds the whole site per day. Bots are left out of it, so
   they never count in a rate.
 
-This module does no I/O: ``Increments`` pre-aggregates one batch of writes, ``build_summary`` turns the rows a
-backend read into the JSON-ready summary.
+This module does no I/O: ``Increments`` pre-aggregates one batch of writes for a backend to upsert.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.store import CATEGORIES, DECISIONS, BannerEvent, ConsentRecord
+from gateway.store.records import BannerEvent, ConsentRecord
+from gateway.vocabulary import ACTIONS, CATEGORY_BITS, CHOICES, OPTIONAL, SHOWN, categories_to_mask
 
-CATEGORY_BITS = {name: 1 << i for i, name in enumerate(CATEGORIES)}  # necessary=1 ... marketing=8
-OPT_IN = ("preferences", "analytics", "marketing")
 DIMENSIONS = ("device", "browser", "os", "language", "policy_version")
 ALL = "all"  # the pseudo-dimension holding whole-site totals per day (key "")
-SHOWN = "shown"
 BOT = "bot"
+GPC = "gpc"
 TOP_HOSTS = 20
-_TOTALS = ("accept_all", "reject_all", "custom", "withdraw", "erase")
+
+# The counters of one ``daily_by_key``/``monthly_by_key`` row, named as its columns (schema migration 1): a new
+# action or category needs a migration adding its column. Category and GPC counts are over decisions only: they
+# feed rates whose denominator is the number of decisions.
+COUNTS = (SHOWN, *ACTIONS, *OPTIONAL, GPC)
+_INDEX = {name: i for i, name in enumerate(COUNTS)}
+_CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPTIONAL]
+_SHOWN, _GPC = _INDEX[SHOWN], _INDEX[GPC]
 
 
-def categories_to_mask(categories: Iterable[str]) -> int:
-    return sum(CATEGORY_BITS[name] for name in set(categories))
-
-
-def mask_to_categories(mask: int) -> frozenset[str]:
-    return frozenset(name for name, bit in CATEGORY_BITS.items() if mask & bit)
-
-
-def local_day(at: datetime, tz: ZoneInfo) -> str:
+def _local_day(at: datetime, tz: ZoneInfo) -> str:
     """The calendar day of ``at`` in the store's zone, as the ISO text every rollup is keyed by."""
     return at.astimezone(tz).date().isoformat()
-
-
-# The counters of one ``daily_by_key`` row. Category and GPC counts are over decisions only: they feed rates whose
-# denominator is the number of decisions.
-COUNTS = ("shown", "accept_all", "reject_all", "custom", "withdraw", "erase", *OPT_IN, "gpc")
-_INDEX = {name: i for i, name in enumerate(COUNTS)}
-_CATEGORY_INDEX = [(CATEGORY_BITS[c], _INDEX[c]) for c in OPT_IN]
-_SHOWN, _GPC = _INDEX["shown"], _INDEX["gpc"]
 
 
 # day, action, policy, language, device, browser, os, gpc, categories mask
@@ -81,16 +69,16 @@ class Increments:
     csp: dict[CspKey, int] = field(default_factory=lambda: defaultdict(int))
 
     def add_record(self, record: ConsentRecord) -> None:
-        self.cube[(local_day(record.at, self.tz), record.action, record.policy_version, record.language,
+        self.cube[(_local_day(record.at, self.tz), record.action, record.policy_version, record.language,
                    record.device, record.browser, record.os, int(record.gpc),
                    categories_to_mask(record.categories))] += 1
 
     def add_event(self, event: BannerEvent) -> None:
-        self.impressions[(local_day(event.at, self.tz), event.event, event.policy_version, event.language,
+        self.impressions[(_local_day(event.at, self.tz), event.event, event.policy_version, event.language,
                           event.device, event.browser, event.os)] += 1
 
     def add_csp(self, host: str, directive: str, at: datetime) -> None:
-        self.csp[(local_day(at, self.tz), host, directive)] += 1
+        self.csp[(_local_day(at, self.tz), host, directive)] += 1
 
     def counters(self) -> tuple[dict[ByKey, list[int]], dict[ByKey, list[int]]]:
         """(daily, monthly) counter rows keyed (dim, day or month, key), in ``COUNTS`` order; bots left out."""
@@ -100,7 +88,7 @@ class Increments:
             if device == BOT:
                 continue
             deltas = [(_INDEX[action], n)]
-            if action in DECISIONS:
+            if action in CHOICES:
                 deltas += [(i, n) for bit, i in _CATEGORY_INDEX if mask & bit]
                 if gpc:
                     deltas.append((_GPC, n))
@@ -161,95 +149,3 @@ def split_range(start: date, end: date) -> Spans:
 
 def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def _rate(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
-_ZERO_OPT_IN = dict.fromkeys(OPT_IN, 0.0)
-
-
-def _opt_in(counts: dict[str, int]) -> dict[str, float]:
-    decisions = counts["decisions"]
-    if not decisions:
-        return dict(_ZERO_OPT_IN)
-    return {c: round(counts[c] / decisions, 4) for c in OPT_IN}
-
-
-def _tally(values: Iterable[int]) -> dict[str, int]:
-    tally = dict(zip(COUNTS, values))
-    tally["decisions"] = tally["accept_all"] + tally["reject_all"] + tally["custom"]
-    return tally
-
-
-def _add(total: list[int] | None, values: list[int]) -> list[int]:
-    if total is None:
-        return list(values)
-    return [a + b for a, b in zip(total, values)]
-
-
-def build_summary(
-    start: date,
-    end: date,
-    timezone: str,
-    day_rows: Iterable[Sequence[Any]],
-    key_rows: Iterable[Sequence[Any]],
-    host_rows: Iterable[tuple[str, int]],
-) -> dict[str, object]:
-    """The summary JSON: totals, rates, a series with every day of the range (zeros included), breakdowns.
-
-    ``day_rows`` are (day, *COUNTS) of the ``all`` dimension; ``key_rows`` (dim, key, *COUNTS) summed over the
-    range. Rates are shares of *decisions* (accept_all + reject_all + custom); the interaction rate is decisions
-    per banner shown. Every rate is 0.0 when its denominator is 0, rounded to 4 places.
-    """
-    zero = [0] * len(COUNTS)
-    per_day: dict[str, list[int] | None] = {}
-    day = start
-    while day <= end:
-        per_day[day.isoformat()] = None
-        day += timedelta(days=1)
-    for day_text, *counts in day_rows:
-        if day_text in per_day:  # a row outside the range is ignored rather than inventing a day
-            per_day[day_text] = _add(per_day[day_text], counts)
-    totals_values = zero
-    for day_counts in per_day.values():
-        if day_counts is not None:
-            totals_values = _add(totals_values, day_counts)
-    totals = _tally(totals_values)
-
-    sums: dict[str, dict[str, list[int]]] = {dim: {} for dim in DIMENSIONS}
-    for dim, key, *counts in key_rows:
-        if dim in sums:
-            sums[dim][key] = _add(sums[dim].get(key), counts)
-
-    days = []
-    for day_text, day_counts in per_day.items():
-        t = _tally(day_counts or zero)
-        days.append({
-            "day": day_text, "shown": t["shown"], "decisions": t["decisions"], "accept_all": t["accept_all"],
-            "reject_all": t["reject_all"], "custom": t["custom"], "withdraw": t["withdraw"], "opt_in": _opt_in(t),
-        })
-    breakdowns = {}
-    for dim in DIMENSIONS:
-        items = []
-        for key, values in sums[dim].items():
-            t = _tally(values)
-            items.append({
-                "key": key, "decisions": t["decisions"], "accept_all": t["accept_all"],
-                "reject_all": t["reject_all"], "custom": t["custom"], "opt_in": _opt_in(t),
-            })
-        breakdowns[dim] = sorted(items, key=lambda item: (-item["decisions"], item["key"]))  # type: ignore[operator]
-    hosts = sorted(host_rows, key=lambda row: (-row[1], row[0]))[:TOP_HOSTS]
-    return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "timezone": timezone,
-        "totals": {k: totals[k] for k in (SHOWN, "decisions", *_TOTALS)},
-        "interaction_rate": _rate(totals["decisions"], totals[SHOWN]),
-        "opt_in_rate": _opt_in(totals),
-        "gpc_share": _rate(totals["gpc"], totals["decisions"]),
-        "days": days,
-        "breakdowns": breakdowns,
-        "blocked_hosts": [{"host": host, "reports": n} for host, n in hosts],
-    }
