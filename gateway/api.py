@@ -26,7 +26,7 @@ from .locales import BannerConfig, negotiate
 from .metrics import Metrics
 from .settings import Settings
 from .signing import CookieSigner
-from .store import BannerEvent, ConsentRecord, ConsentStore
+from .store.records import BannerEvent, ConsentRecord, ConsentStore
 from .useragent import classify
 from .vendors import Catalogue
 from .visitor import VisitorReader

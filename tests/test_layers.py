@@ -21,6 +21,16 @@ FORBIDDEN = [
     ("gateway.analytics", "starlette"),
     ("gateway.admin", "gateway.report"),  # routes never import the CLI
     ("gateway.api", "gateway.report"),
+    # The per-request layers never reach the store, the database driver or the routes.
+    *[(layer, target) for layer in ("gateway.middleware", "gateway.proxy", "gateway.plans")
+      for target in ("gateway.store", "aiosqlite", "gateway.api", "gateway.admin", "gateway.app")],
+    # The routes reach storage through the ConsentStore protocol, never a backend.
+    *[("gateway.api", target) for target in ("gateway.store.sqlite", "gateway.store.memory", "aiosqlite")],
+    # The pure core knows no HTTP, no network and no storage.
+    *[(core, target)
+      for core in ("gateway.vocabulary", "gateway.consent", "gateway.decision", "gateway.signing", "gateway.vendors",
+                   "gateway.csp", "gateway.settings", "gateway.trusted")
+      for target in ("starlette", "aiohttp", "uvicorn", "httpx", "asyncio", "socket", "gateway.store", "aiosqlite")],
 ]
 
 
