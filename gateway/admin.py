@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway import errors
 from gateway.analytics import default_range, parse_day, range_error, resolve_range, to_csv
-from gateway.charts import CSS, esc, render_page
+from gateway.charts import CSS, render_page
 
 logger = logging.getLogger("gateway.admin")
 
@@ -39,12 +40,9 @@ CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class BadRange(ValueError):
-    """A `from`/`to` query parameter that cannot make a summary; `parameter` names the culprit."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
+def _bad_range(parameter: str, message: str) -> errors.Unprocessable:
+    """A `from`/`to` query parameter that cannot make a summary, naming the culprit."""
+    return errors.Unprocessable(message, code="invalid_range", parameter=parameter)
 
 
 class _Token:
@@ -73,15 +71,6 @@ class _Token:
         return None if secrets.compare_digest(supplied, self._secret) else WRONG
 
 
-def _error(html: bool, status: int, code: str, message: str, parameter: str | None = None) -> Response:
-    if html:
-        body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
-                f"<h1>{status}</h1><p>{esc(message)}</p></html>")
-        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": "default-src 'none'"})
-    payload = {"error": code, "message": message} | ({"parameter": parameter} if parameter else {})
-    return JSONResponse(payload, status_code=status)
-
-
 def parse_range(request: Request, timezone: str) -> tuple[date, date]:
     """`from`/`to` query parameters as inclusive local days; missing or empty ones take the defaults."""
     values: dict[str, date | None] = {}
@@ -93,10 +82,10 @@ def parse_range(request: Request, timezone: str) -> tuple[date, date]:
         try:
             values[name] = parse_day(raw)
         except ValueError:
-            raise BadRange(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
+            raise _bad_range(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
     start, end = resolve_range(values["from"], values["to"], timezone)
     if error := range_error(start, end):
-        raise BadRange("from" if start > end else "to", error)
+        raise _bad_range("from" if start > end else "to", error)
     return start, end
 
 
@@ -106,19 +95,17 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) 
     if check is None:
         logger.warning("%s Admin routes answer 503 until then.", DISABLED)
 
-    def guarded(endpoint: Endpoint, *, html: bool = False) -> Endpoint:
+    def guarded(endpoint: Endpoint, kind: errors.Kind = "json") -> Endpoint:
         async def guard(request: Request) -> Response:
-            if check is None:
-                response = _error(html, 503, "admin_disabled", DISABLED)
-            elif reason := check.failure(request.headers.get("authorization")):
-                metrics.admin_auth_failures.labels(reason=reason).inc()
-                response = _error(html, 401, "unauthorized", UNAUTHORIZED)
-                response.headers["WWW-Authenticate"] = REALM
-            else:
-                try:
-                    response = await endpoint(request)
-                except BadRange as exc:
-                    response = _error(html, 422, "invalid_range", str(exc), exc.parameter)
+            try:
+                if check is None:
+                    raise errors.Unavailable(DISABLED, code="admin_disabled")
+                if reason := check.failure(request.headers.get("authorization")):
+                    metrics.admin_auth_failures.labels(reason=reason).inc()
+                    raise errors.Unauthorized(UNAUTHORIZED, headers={"WWW-Authenticate": REALM})
+                response = await endpoint(request)
+            except errors.GatewayError as exc:
+                response = errors.response(exc, kind)
             response.headers["Cache-Control"] = "no-store"
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -130,9 +117,9 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) 
         today = default_range(timezone)[1]
         try:
             start, end = parse_range(request, timezone)
-        except BadRange as exc:
+        except errors.Unprocessable as exc:
             start, end = default_range(timezone)
-            page = render_page(await store.summary(start, end), today=today, error=str(exc))
+            page = render_page(await store.summary(start, end), today=today, error=exc.message)
             return HTMLResponse(page, status_code=422, headers={"Content-Security-Policy": CSP})
         page = render_page(await store.summary(start, end), today=today)
         return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
@@ -155,9 +142,9 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) 
         return RedirectResponse("admin/", status_code=308)
 
     return [
-        Route("/admin", guarded(to_dashboard, html=True), methods=["GET"]),
-        Route("/admin/", guarded(dashboard, html=True), methods=["GET"]),
+        Route("/admin", guarded(to_dashboard, "html"), methods=["GET"]),
+        Route("/admin/", guarded(dashboard, "html"), methods=["GET"]),
         Route("/admin/api/summary", guarded(summary_json), methods=["GET"]),
         Route("/admin/api/summary.csv", guarded(summary_csv), methods=["GET"]),
-        Route("/metrics", guarded(prometheus), methods=["GET"]),
+        Route("/metrics", guarded(prometheus, "text"), methods=["GET"]),
     ]

@@ -39,15 +39,18 @@ Kind = Literal["json", "html", "text"]
 class GatewayError(Exception):
     """An error a client (or the upstream) caused; ``status``, ``code`` and ``message`` go out in the body.
 
-    ``parameter`` names the request field at fault; ``headers`` are added to the response."""
+    ``code`` may name the error more precisely than its class; ``parameter`` names the request field at fault;
+    ``headers`` are added to the response."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, parameter: str | None = None, headers: Mapping[str, str] | None = None,
-                 **context: object) -> None:
+    def __init__(self, message: str, *, code: str | None = None, parameter: str | None = None,
+                 headers: Mapping[str, str] | None = None, **context: object) -> None:
         super().__init__(message)
         self.message = message
+        if code is not None:
+            self.code = code  # a more precise name than the class's, e.g. "invalid_range"
         self.parameter = parameter
         self.headers = dict(headers or {})
         self.context = context
