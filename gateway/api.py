@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import errors
@@ -41,6 +41,8 @@ KEPT_AFTER_ERASE = [
      "why": "aggregate statistics that identify nobody are not personal data"},
 ]
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+FORM = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ConsentAPI:
             Route("/state", self.get_state, methods=["GET"]),
             Route("/state", self.put_state, methods=["PUT"]),
             Route("/state", self.delete_state, methods=["DELETE"]),
+            Route("/state", self.post_state, methods=["POST"]),
             Route("/receipt", self.receipt, methods=["GET"]),
             Route("/erase", self.erase, methods=["POST"]),
             Route("/events", self.events, methods=["POST"]),
@@ -121,7 +124,30 @@ class ConsentAPI:
     # -- writes ------------------------------------------------------------------------------------------
 
     async def put_state(self, request: Request) -> Response:
-        body = await self._json_body(request)
+        state = await self._choose(request, await self._json_body(request))
+        return self._with_cookies(request, JSONResponse(self._state_json(state), headers=NO_STORE), state)
+
+    async def post_state(self, request: Request) -> Response:
+        """The consent form of a page read without JavaScript: the same choice, answered with a 303 back to the
+        page, which then arrives rewritten for it."""
+        self._check_origin(request, referer=True)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != FORM:
+            raise errors.UnsupportedMediaType(errors.NOT_FORM)
+        raw = await _read_limited(request, MAX_BODY)
+        try:
+            fields = dict(parse_qsl(raw.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError):
+            raise errors.GatewayError(errors.BAD_FORM) from None
+        body: dict[str, object] = {"action": fields.get("action")}
+        if "lang" in fields:
+            body["lang"] = fields["lang"]
+        state = await self._choose(request, body)
+        back = RedirectResponse(_return_path(fields.get("return", "/")), status_code=303, headers=NO_STORE)
+        return self._with_cookies(request, back, state)
+
+    async def _choose(self, request: Request, body: dict[str, Any]) -> ConsentState:
+        """Record a choice (``{"action": ...}`` or ``{"categories": ...}``) and return the state it sets."""
         current = self._visitor(request)
         try:
             action, granted = resolve_choice(body, self.settings.categories, current.gpc)
@@ -138,9 +164,12 @@ class ConsentAPI:
         for category in OPTIONAL:
             if category in granted:
                 self.metrics.opt_ins.labels(category).inc()
-        response = JSONResponse(self._state_json(state), headers=NO_STORE)
+        return state
+
+    def _with_cookies(self, request: Request, response: Response, state: ConsentState) -> Response:
+        """The consent cookie for ``state``, and the refused categories' vendor cookies expired."""
         self._set_cookie(request, response, self.signer.dumps(state))
-        if action != "accept_all":
+        if state.action != "accept_all":
             self._expire_vendor_cookies(request, response, state.blocked(self.settings.categories))
         return response
 
@@ -221,8 +250,13 @@ class ConsentAPI:
         )
         await self.store.append(record)
 
-    def _check_origin(self, request: Request) -> None:
+    def _check_origin(self, request: Request, referer: bool = False) -> None:
+        """Writes come from the site's origins or the gateway's own; with ``referer``, a form post's Referer
+        stands in for a missing Origin."""
         origin = request.headers.get("origin")
+        if origin is None and referer and (ref := request.headers.get("referer")):
+            parts = urlsplit(ref)
+            origin = f"{parts.scheme}://{parts.netloc}"
         if origin is None or origin in self.settings.origins:
             return
         own = f"{request.url.scheme}://{request.url.netloc}"
@@ -274,6 +308,15 @@ class ConsentAPI:
             for domain in domains:
                 response.set_cookie(name, "", max_age=0, expires=0, path="/", domain=domain,
                                     secure=request.url.scheme == "https", samesite="lax")
+
+
+def _return_path(target: str) -> str:
+    """Where the form's 303 goes: a path on this site (never another host), else the home page."""
+    parts = urlsplit(target)
+    path = parts.path
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith(("//", "/\\")) or len(target) > 2048:
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def _cached_json(request: Request, body: bytes, lang: str, etag: str) -> Response:

@@ -23,6 +23,8 @@ store_log = logging.getLogger("gateway.store")
 
 BAD_ORIGIN = "origin {origin!r} is not allowed to change consent"
 NOT_JSON = "send the body as application/json"
+NOT_FORM = "send the form as application/x-www-form-urlencoded"
+BAD_FORM = "the form is not valid: expected action=accept_all or action=reject_all"
 TOO_LARGE = "request body is larger than {limit} bytes"
 BAD_JSON = "request body is not valid JSON: {detail}"
 NOT_OBJECT = "request body must be a JSON object"
@@ -146,11 +148,12 @@ def kind_for(accept: str) -> Kind:
 
 
 async def gateway_error_handler(request: Request, exc: Exception) -> Response:
-    """Starlette's handler for GatewayError on the consent API."""
+    """Starlette's handler for GatewayError on the consent API: JSON, or a page for a browser navigating (the
+    no-JavaScript consent form)."""
     assert isinstance(exc, GatewayError)
     if isinstance(exc, Forbidden):
         security_log.warning("refused %s %s: %s", request.method, request.url.path, exc.message)
-    return response(exc)
+    return response(exc, "html" if "text/html" in request.headers.get("accept", "") else "json")
 
 
 async def store_error_handler(request: Request, exc: Exception) -> Response:
