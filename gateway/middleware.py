@@ -23,8 +23,8 @@ from . import headers
 from .bodycache import BodyCache
 from .consent import ConsentState
 from .decision import Decision, decide
-from .html_filter import FilterPlan, HtmlFilter
 from .locales import negotiate
+from .rewrite import FilterPlan, HtmlFilter
 from .runtime import Gateway
 from .settings import Settings
 from .useragent import classify

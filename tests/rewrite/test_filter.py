@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway import _tokenizer, html_filter
-from gateway.html_filter import FilterPlan, HtmlFilter, sniff_charset
+from gateway.rewrite import FilterPlan, HtmlFilter, rules, sniff_charset, tokenizer
 from gateway.vendors import Catalogue
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
 REALISTIC = (FIXTURES / "realistic.html").read_bytes()
 CATALOGUE = Catalogue.load(ROOT / "config" / "vendors.toml")
 SITE = frozenset({"wgp.kz"})
@@ -712,9 +711,9 @@ def test_early_html_alone_is_not_a_pass_through() -> None:
 def test_skip_patterns_know_every_element_and_attribute_the_filter_rewrites() -> None:
     """The regex fast paths decide "nothing to rewrite" on their own; they must treat every element with URL
     attributes as loading, and every URL attribute name as one whose value has to be relative."""
-    assert set(html_filter._URL_ATTRS) <= set(_tokenizer.LOADING)
-    url_names = re.compile(_tokenizer._URL_NAMES)
-    assert all(url_names.fullmatch(n) for names in html_filter._URL_ATTRS.values() for n in names)
+    assert set(rules.URL_ATTRS) <= set(rules.LOADING)
+    url_names = re.compile(tokenizer._URL_NAMES)
+    assert all(url_names.fullmatch(n) for names in rules.URL_ATTRS.values() for n, _ in names)
 
 
 def test_page_that_embeds_the_banner_keeps_its_own_and_gets_no_second() -> None:
