@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.rules import strictest
 
 _CSS_URL_TEXT = (
@@ -55,7 +56,20 @@ def rewrite_css(css: bytes, category_of: CategoryOf, charset: str) -> bytes:
     return _CSS_URL_B.sub(replace, css)
 
 
-def css_cut(buf: bytes, pos: int, cut: int) -> int:
+def style_text(buf: bytes, pos: int, final: bool, category_of: CategoryOf, charset: str) -> tuple[bytes, int, bool]:
+    """The next piece of a ``<style>`` block's text from ``pos``, rewritten: (text, where it stops, whether the
+    block's end tag is there). Short of the end, a possible "</style" and an incomplete url() are held back."""
+    m = tk.end_tag_search(b"style").search(buf, pos)
+    if m is not None:
+        stop = m.start()
+    elif final:
+        stop = len(buf)
+    else:
+        stop = _css_cut(buf, pos, max(pos, len(buf) - 7))
+    return rewrite_css(buf[pos:stop], category_of, charset), stop, m is not None
+
+
+def _css_cut(buf: bytes, pos: int, cut: int) -> int:
     """Where to stop rewriting ``buf[pos:]`` at most ``cut`` so that no url(...) or @import is cut in two:
     before the last one that is not complete yet."""
     last = None

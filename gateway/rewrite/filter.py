@@ -40,11 +40,11 @@ from typing import Final
 
 from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.charset import PageCharset
-from gateway.rewrite.css import css_cut, rewrite_css
+from gateway.rewrite.css import style_text
 from gateway.rewrite.markup import head_markup
-from gateway.rewrite.rules import BREAKOUT, FONT_BREAKOUT_ATTRS, HEAD_LEVEL, RAWTEXT, executable
+from gateway.rewrite.rules import BREAKOUT, FONT_BREAKOUT_ATTRS, HEAD_LEVEL, RAWTEXT
 from gateway.rewrite.scripts import ScriptHolder
-from gateway.rewrite.tags import SCRIPT_PICKER, Out, TagRewriter, block_script, first_of
+from gateway.rewrite.tags import Out, TagRewriter
 from gateway.vendors import Catalogue
 from gateway.vocabulary import NECESSARY
 
@@ -75,6 +75,15 @@ class FilterPlan:
     banner_path: str = ""  # a page that already loads a script with this in its src keeps its own (no head_html)
     nonce: bool = True  # copy the page's CSP nonce onto injected <script> tags
     placeholder: str = "{vendor}: blocked until you allow {category}. Load"  # last sentence = button label
+
+
+def _meta_csp_nonce(tag: bytes) -> bytes | None:
+    """The nonce in a <meta http-equiv="Content-Security-Policy"> tag, if any."""
+    if b"content-security-policy" in tag.lower():
+        m = _CSP_NONCE.search(tag)
+        if m:
+            return m.group(1)
+    return None
 
 
 def _breaks_out(name: bytes, tag: bytes) -> bool:
@@ -111,7 +120,7 @@ class HtmlFilter:
         self._tags = TagRewriter(plan.catalogue, blocked, plan.first_party, self._charset, max_carry,
                                  plan.placeholder, plan.category_labels)
         self._rewrite = self._tags.rewrite
-        self._scripts = ScriptHolder(plan.catalogue, blocked, max_carry)
+        self._scripts = ScriptHolder(self._tags, plan.catalogue, blocked, max_carry)
 
     # -- public API -----------------------------------------------------------------------------------------
 
@@ -226,8 +235,8 @@ class HtmlFilter:
         if self._foreign and _breaks_out(name, tag):
             self._foreign = 0  # an HTML tag closes every open <svg>/<math>
         if not self._injected:
-            if name == b"meta":
-                self._sniff_meta_nonce(tag)
+            if name == b"meta" and self._nonce is None:
+                self._nonce = _meta_csp_nonce(tag)
             elif name not in HEAD_LEVEL and name != b"body":
                 self._inject(out)
         if len(tag) > self._max_carry:
@@ -275,22 +284,13 @@ class HtmlFilter:
         return m.end()
 
     def _script_start(self, tag: bytes, name_end: int, out: Out) -> None:
-        attrs = SCRIPT_PICKER(tag, name_end)
-        first = first_of(attrs)
-        if not self._injected and self._nonce is None and b"nonce" in first:
-            self._nonce = first[b"nonce"].value or None
         self._state, self._script_sub = SCRIPT, 0
-        if not executable(self._tags.value(first, b"type")):
-            out.append(tag)  # JSON-LD, importmap, templates: data, never executed
-            return
-        if b"src" in first:
-            src = self._tags.value(first, b"src")
-            if not self._injected and self._plan.banner_path and self._plan.banner_path in src:
+        nonce, src = self._scripts.start(tag, name_end, out)
+        if not self._injected:
+            if self._nonce is None:
+                self._nonce = nonce or None
+            if src is not None and self._plan.banner_path and self._plan.banner_path in src:
                 self._injected = True  # the page embeds the banner itself: never load it twice
-            category = self._tags.blocked_category(src)
-            out.append(block_script(tag, name_end, attrs, category, b"src") if category else tag)
-            return
-        self._scripts.hold(tag, name_end)
 
     # -- text states ----------------------------------------------------------------------------------------
 
@@ -326,15 +326,9 @@ class HtmlFilter:
         return m.start()
 
     def _style(self, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
-        m = tk.end_tag_search(b"style").search(buf, pos)
-        if m is not None:
-            stop = m.start()
-        elif final:
-            stop = len(buf)
-        else:
-            stop = css_cut(buf, pos, max(pos, len(buf) - 7))
-        out.append(rewrite_css(buf[pos:stop], self._tags.blocked_category, self._charset.name))
-        if m is not None:
+        text, stop, ended = style_text(buf, pos, final, self._tags.blocked_category, self._charset.name)
+        out.append(text)
+        if ended:
             self._state = DATA
         return stop
 
@@ -345,10 +339,6 @@ class HtmlFilter:
         if m is not None:
             self._state = DATA
         return stop
-
-    def _plaintext(self, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
-        out.append(mv[pos:])
-        return len(buf)
 
     def _tagtail(self, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
         end, state = tk.tag_tail(buf, pos, self._tail_state)
@@ -395,12 +385,6 @@ class HtmlFilter:
 
     # -- injection ----------------------------------------------------------------------------------------------
 
-    def _sniff_meta_nonce(self, tag: bytes) -> None:
-        if self._nonce is None and b"content-security-policy" in tag.lower():
-            m = _CSP_NONCE.search(tag)
-            if m:
-                self._nonce = m.group(1)
-
     def _inject(self, out: Out) -> None:
         if self._early:
             out.append(self._early)
@@ -415,6 +399,12 @@ class HtmlFilter:
 
 
 _Handler = Callable[[HtmlFilter, bytes, memoryview, int, Out, bool], int]
+
+
+def _plaintext(self: HtmlFilter, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
+    """<plaintext> never ends: the rest of the page is text."""
+    out.append(mv[pos:])
+    return len(buf)
 
 
 def _until(pattern: re.Pattern[bytes], keep: int) -> _Handler:
@@ -442,6 +432,6 @@ HtmlFilter._HANDLERS = {
     COMMENT: _until(tk.COMMENT_END, 3),
     BOGUS: _until(re.compile(rb">"), 0),
     CDATA: _until(re.compile(rb"]]>"), 2),
-    PLAINTEXT: HtmlFilter._plaintext,
+    PLAINTEXT: _plaintext,
     TAGTAIL: HtmlFilter._tagtail,
 }

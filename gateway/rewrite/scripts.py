@@ -1,8 +1,9 @@
-"""Inline scripts, held until their body is known so the opening tag can still be rewritten.
+"""``<script>`` elements: the opening tag decided on its type and src, an inline one held until its body is known.
 
-The opening tag and body are held (at most ``max_carry`` bytes) until the end tag; a longer inline script is
-decided on its first ``max_carry`` bytes and streamed from there. A script matching several vendors is
-labelled with the strictest blocked category (marketing > analytics > preferences).
+An inline script's opening tag and body are held (at most ``max_carry`` bytes) until the end tag, so the tag can
+still be rewritten if the body carries a vendor signature; a longer one is decided on its first ``max_carry``
+bytes and streamed from there. A script matching several vendors is labelled with the strictest blocked
+category (marketing > analytics > preferences).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import functools
 import re
 
-from gateway.rewrite.rules import strictest
-from gateway.rewrite.tags import SCRIPT_PICKER, Out, block_script
+from gateway.rewrite.rules import executable, strictest
+from gateway.rewrite.tags import SCRIPT_PICKER, Out, TagRewriter, block_script, first_of
 from gateway.vendors import REGEX_BODY_LIMIT, Catalogue
 
 
@@ -35,9 +36,10 @@ def _inline_signatures(catalogue: Catalogue) -> tuple[re.Pattern[bytes] | None, 
 
 
 class ScriptHolder:
-    """At most one held inline script (scripts do not nest) of one response."""
+    """The scripts of one response; at most one inline script is held at a time (scripts do not nest)."""
 
-    def __init__(self, catalogue: Catalogue, blocked: frozenset[str], max_carry: int) -> None:
+    def __init__(self, tags: TagRewriter, catalogue: Catalogue, blocked: frozenset[str], max_carry: int) -> None:
+        self._tags = tags
         self._catalogue = catalogue
         self._blocked = blocked
         self._max_carry = max_carry
@@ -47,10 +49,23 @@ class ScriptHolder:
         self._tag = b""
         self._name_end = 0
 
-    def hold(self, tag: bytes, name_end: int) -> None:
-        """Start holding the script whose opening tag is ``tag``."""
+    def start(self, tag: bytes, name_end: int, out: Out) -> tuple[bytes | None, str | None]:
+        """An HTML <script> start tag: sent on (rewritten if its src is blocked), or held if inline and
+        executable. Returns its nonce attribute's value and, if it runs from a src, that src."""
+        attrs = SCRIPT_PICKER(tag, name_end)
+        first = first_of(attrs)
+        nonce = first[b"nonce"].value if b"nonce" in first else None
+        if not executable(self._tags.value(first, b"type")):
+            out.append(tag)  # JSON-LD, importmap, templates: data, never executed
+            return nonce, None
+        if b"src" in first:
+            src = self._tags.value(first, b"src")
+            category = self._tags.blocked_category(src)
+            out.append(block_script(tag, name_end, attrs, category, b"src") if category else tag)
+            return nonce, src
         self.holding, self._parts, self._size = True, [], 0
         self._tag, self._name_end = tag, name_end
+        return nonce, None
 
     def add(self, body: memoryview, out: Out) -> None:
         """The script's next body bytes: held, or sent on if nothing is held."""
