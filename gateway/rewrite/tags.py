@@ -16,18 +16,21 @@ from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.charset import PageCharset
 from gateway.rewrite.css import css_category
 from gateway.rewrite.markup import placeholder_markup
-from gateway.rewrite.rules import GATES, URL_ATTRS, executable, strictest
+from gateway.rewrite.rules import GATES, URL_ATTRS, Gate, executable, strictest
 from gateway.vendors import Catalogue, split_url
 
 Out = list[bytes | memoryview]
 
-# The attributes rewrite() reads, per element: its URL attributes, style, and the one that decides whether it
-# loads at all (rules.GATES). Only these are tokenised out of the tag (see tk.attr_picker).
-_PICKERS = {
-    name: tk.attr_picker(*(a for a, _ in urls), b"style", *((GATES[name].attribute,) if name in GATES else ()))
+_STYLE_PICKER = tk.attr_picker(b"style")
+# Per element of the rules: its URL attributes, a reader of the attributes rewrite() needs (those, style, and
+# the one that decides whether it loads at all, rules.GATES; only these are tokenised out of the tag, see
+# tk.attr_picker), and its gate. One lookup per tag; any other element can only load through style.
+_ELEMENTS = {
+    name: (urls, tk.attr_picker(*(a for a, _ in urls), b"style", *((GATES[name].attribute,) if name in GATES else ())),
+           GATES.get(name))
     for name, urls in URL_ATTRS.items()
 }
-_STYLE_PICKER = tk.attr_picker(b"style")
+_STYLE_ONLY: tuple[tuple[tuple[bytes, bool], ...], tk.Picker, Gate | None] = ((), _STYLE_PICKER, None)
 SCRIPT_PICKER = tk.attr_picker(b"type", b"src", b"nonce")
 _SRCSET_URL = re.compile(r"(?:^|,)\s*([^\s,]\S*)")
 # A tag in which every URL is relative (no "//", no scheme, nothing escaped or disguised) cannot load from
@@ -82,13 +85,14 @@ class TagRewriter:
     def rewrite(self, name: bytes, tag: bytes, name_end: int, partial: bool = False) -> tuple[bytes, str, str]:
         """(tag, first blocked URL, category); the tag unchanged unless something in it is blocked. ``partial``:
         the tag is cut, or is decided on its first max_carry bytes."""
-        url_attrs = URL_ATTRS.get(name, ())
+        url_attrs, pick, gate = _ELEMENTS.get(name, _STYLE_ONLY)
         view = tag[: self._max_carry] if partial else tag
         if _ABSOLUTE.search(view) is None or not url_attrs and (b"(" not in view or b"url(" not in view.lower()):
             return tag, "", ""  # every URL relative; or no URL attribute and no url()
-        attrs = _PICKERS.get(name, _STYLE_PICKER)(view, name_end)
-        first = first_of(attrs)
-        gate = GATES.get(name)
+        attrs = pick(view, name_end)
+        first: dict[bytes, tk.Attr] = {}
+        for a in attrs:
+            first.setdefault(a.lname, a)
         if gate is not None and not gate.loads(self.value(first, gate.attribute, partial and gate.cut_value)):
             url_attrs = ()
         renames: set[bytes] = set()

@@ -298,8 +298,11 @@ _ANY_ATTR = (
 )
 
 
+Picker = Callable[[bytes, int], list[Attr]]  # (start tag, offset after its name) -> the wanted attributes
+
+
 @functools.lru_cache(maxsize=64)
-def attr_picker(*names: bytes) -> Callable[[bytes, int], list[Attr]]:
+def attr_picker(*names: bytes) -> Picker:
     """A reader of a start tag's attributes called ``names`` (lower case), in order, duplicates included
     (the browser keeps the first; a rename must reach every one).
 
