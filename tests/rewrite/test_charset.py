@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.rewrite import sniff_charset
+from gateway.rewrite.charset import PageCharset
 from tests.rewrite.conftest import BANNER, TRACKER, plan, run
 
 CP1251_PAGE = (
@@ -45,3 +46,22 @@ def test_utf16_page_passes_through_untouched() -> None:
 def test_sniff_charset(header: str | None, head: bytes, expected: str) -> None:
     assert sniff_charset(header, head) == expected
 
+
+
+def test_page_charset_is_sniffed_from_the_first_kilobyte_as_it_arrives() -> None:
+    charset = PageCharset(None)
+    assert charset.name == "utf-8"
+    charset.see(b'<html><meta charset="wind')
+    assert charset.name == "utf-8"
+    charset.see(b'ows-1251">')
+    assert charset.name == "cp1251"
+    charset.see(b' <meta charset="koi8-r">' + b" " * 2000)
+    assert charset.name == "cp1251"
+
+
+@pytest.mark.parametrize(("encoding", "name", "wide"), [("UTF-16LE", "utf-16-le", True), ("latin-1", "iso8859-1", False),
+                                                        ("nonsense", "koi8-r", False)])  # unknown: sniffed
+def test_page_charset_declared_by_the_caller(encoding: str, name: str, wide: bool) -> None:
+    charset = PageCharset(encoding)
+    charset.see(b'<meta charset="koi8-r">')
+    assert (charset.name, charset.wide) == (name, wide)
