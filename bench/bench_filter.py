@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.html_filter import FilterPlan, HtmlFilter  # noqa: E402
+from gateway.rewrite import FilterPlan, HtmlFilter  # noqa: E402
 from gateway.vendors import Catalogue  # noqa: E402
 
 CHUNK = 64 * 1024

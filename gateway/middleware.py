@@ -25,8 +25,8 @@ from .bodycache import BodyCache
 from .consent import ConsentState
 from .csp import CspBuilder
 from .decision import Decision
-from .html_filter import FilterPlan, HtmlFilter
 from .plans import Planner
+from .rewrite import FilterPlan, HtmlFilter
 from .visitor import VisitorReader
 
 SCOPE_KEY = "gateway.consent"

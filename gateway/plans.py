@@ -7,14 +7,13 @@ and served from a bounded cache after that: the per-request path pays a dictiona
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import lru_cache
 
 from .consent import ConsentState
 from .decision import Decision, decide
-from .html_filter import FilterPlan
 from .locales import BannerConfig, negotiate
+from .rewrite import FilterPlan, banner_tag, consent_mode_script
 from .useragent import classify
 from .vendors import Catalogue
 
@@ -54,7 +53,7 @@ class Planner:
         texts = self._configs[lang].texts
         return FilterPlan(
             blocked=decision.blocked, catalogue=self._catalogue, first_party=self._first_party | {host},
-            head_html=self._head_html(decision, nonce), early_html=_consent_mode_script(decision, nonce),
+            head_html=self._head_html(decision, nonce), early_html=consent_mode_script(decision.consent_mode, nonce),
             placeholder=f"{texts['placeholder']} {texts['load']}",
             category_labels=tuple(self._configs[lang].category_titles.items()),
             banner_path=self._banner_path,
@@ -64,17 +63,7 @@ class Planner:
         """The banner script, before </head>; nothing for bots."""
         if not decision.show_banner:
             return ""
-        attr = f' nonce="{nonce}"' if nonce else ""
-        admits = ""
+        granted = None
         if self._csp_in_tag and decision.decided:
-            granted = [c for c in self._categories if c not in decision.blocked]
-            admits = f' data-consent-csp="{" ".join(granted)}"'
-        return f'<script{attr} src="{self._banner_src}"{admits} defer></script>'
-
-
-def _consent_mode_script(decision: Decision, nonce: str | None) -> str:
-    """Consent Mode defaults from the verified cookie, before the page's first script runs."""
-    attr = f' nonce="{nonce}"' if nonce else ""
-    mode = json.dumps(dict(decision.consent_mode), separators=(",", ":"))
-    return (f"<script{attr}>window.dataLayer=window.dataLayer||[];"
-            f"function gtag(){{dataLayer.push(arguments);}}gtag('consent','default',{mode});</script>")
+            granted = tuple(c for c in self._categories if c not in decision.blocked)
+        return banner_tag(self._banner_src, nonce, granted)

@@ -28,7 +28,7 @@ _KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS)
 _URL_PARTS = re.compile(r"(?:([a-zA-Z][a-zA-Z0-9+.\-]*):)?(/*)([^/?#]*)([^#]*)")
 _NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _URL_JUNK = re.compile(r"[\t\n\r]")
-_REGEX_BODY_LIMIT = 4096  # longer inline scripts are searched with bytes.find per signature
+REGEX_BODY_LIMIT = 4096  # longer inline scripts are searched with bytes.find per signature
 _HOST_LABELS = re.compile(r"^[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*$")
 
 
@@ -182,7 +182,7 @@ class Catalogue:
         """
         if self._inline_bytes is None:
             return ()
-        if len(body) > _REGEX_BODY_LIMIT:
+        if len(body) > REGEX_BODY_LIMIT:
             return self._vendors_by_find(body)
         seen: dict[str, Vendor] = {}
         for m in self._inline_bytes.finditer(body):

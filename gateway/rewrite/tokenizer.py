@@ -3,6 +3,7 @@
 Everything works on bytes: tag syntax is ASCII in every ASCII-compatible charset (utf-8, windows-1251,
 koi8-r, latin-1), so the page is never decoded. The patterns are quote-aware the way the tokenizer is:
 a quote opens an attribute value only right after ``name =``; elsewhere it is an ordinary character.
+Which elements and attributes matter comes from ``rules``, so the fast paths know every rule.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import functools
 import re
 from collections.abc import Callable
 from typing import NamedTuple
+
+from gateway.rewrite.rules import BREAKOUT, LOADING, RAWTEXT, URL_ATTR_NAMES
 
 _WS = rb"\t\n\f\r "  # HTML whitespace; \v is not in it
 _NAME = rb"[a-zA-Z][^\t\n\f\r />]*+"
@@ -28,15 +31,12 @@ START_TAG = re.compile(rb"<(" + _NAME + rb")" + _ATTRS + rb">")
 END_TAG = re.compile(rb"</(" + _NAME + rb")" + _ATTRS + rb">")
 TAG_NAME = re.compile(_NAME)
 
-# Elements the filter must look at after the banner is injected: ones that load a URL, ones that switch
-# the tokenizer into another state, and svg/math (CDATA sections are real only in foreign content).
-LOADING = (b"script", b"img", b"image", b"iframe", b"frame", b"embed", b"object", b"video", b"audio",
-           b"source", b"track", b"link", b"input")
-STATEFUL = (b"style", b"title", b"textarea", b"xmp", b"noembed", b"noframes", b"noscript", b"plaintext",
-            b"svg", b"math")
+# Elements the filter must look at after the banner is injected: ones that load a URL (rules.LOADING), ones
+# that switch the tokenizer into another state, and svg/math (CDATA sections are real only in foreign content).
+STATEFUL = (b"style", *(n for n in RAWTEXT if n not in LOADING), b"noscript", b"plaintext", b"svg", b"math")
 # Before the injection point every start tag matters (the first body content is where the banner goes),
-# except these, which can open a document without being content.
-SKIPPED_BEFORE_INJECTION = (b"html", b"head", b"base")
+# except these, which can open a document without being content (unless a rule makes them load).
+SKIPPED_BEFORE_INJECTION = tuple(n for n in (b"html", b"head", b"base") if n not in LOADING)
 
 
 def _names(names: tuple[bytes, ...]) -> bytes:
@@ -88,9 +88,9 @@ assert _BORING_ATTRS_NO_GT != _BORING_ATTRS
 
 # Loading elements whose every value is plainly relative (no "//", ":", "\\", "&", tab or newline, so no
 # scheme, host or disguise) cannot reach a third party and need no Python either: first-party images are
-# the commonest "interesting" tag on a page.
-_RELATIVE_LOADING = (b"img", b"image", b"source", b"input", b"video", b"audio", b"track", b"embed", b"link",
-                     b"object")
+# the commonest "interesting" tag on a page. Not <script> (held, and early_html goes before it), nor <iframe>
+# (taken whole with its raw text below), nor the rare <frame>.
+_RELATIVE_LOADING = tuple(n for n in LOADING if n not in (b"script", b"iframe", b"frame"))
 
 
 def _relative_values(first_party: bytes, no_gt: bytes = b"") -> tuple[bytes, bytes, bytes]:
@@ -123,7 +123,7 @@ def _relative_attrs(first_party: bytes, no_gt: bytes = b"") -> bytes:
 # could spell an @import or an escaped url) and on a loading element every attribute that can hold a URL
 # must be relative. Quoted values may not contain ">", so the tag ends at its first ">", and a lookahead
 # keeps the tag within max_carry bytes: a longer one is decided by Python on its beginning, never here.
-_URL_NAMES = rb"(?i:src|srcset|href|xlink:href|poster|data|imagesrcset)"  # all of html_filter._URL_ATTRS
+_URL_NAMES = rb"(?i:" + b"|".join(re.escape(n) for n in URL_ATTR_NAMES) + rb")"  # every attribute in rules.LOADS
 _NAME_ENDS = rb"(?![^\t\n\f\r />=])"
 _DELIM = rb"(?=[\t\n\f\r />])"
 _VALUE_NO_GT = rb"\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+"
@@ -240,10 +240,6 @@ _FOREIGN = (
     _BOGUS_END,
 )
 SKIP_FOREIGN = _skip(*_FOREIGN)
-BREAKOUT = frozenset(
-    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img li listing "
-    b"menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var".split()
-)
 
 # Script data: "<!--" enters the escaped state, where "<script" enters the double-escaped state, in which
 # "</script" is not the end; "-->" leaves both.
@@ -251,6 +247,28 @@ SCRIPT_DATA = re.compile(rb"<!--|</(?i:script)[\t\n\f\r />]")
 SCRIPT_ESCAPED = re.compile(rb"-->|</(?i:script)[\t\n\f\r />]|<(?i:script)[\t\n\f\r />]")
 SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</(?i:script)[\t\n\f\r />]")
 SCRIPT_END_TAIL = 8  # len(b"</script"): a partial end tag can hide in this many trailing bytes
+_SCRIPT_STATES = (SCRIPT_DATA, SCRIPT_ESCAPED, SCRIPT_DOUBLE_ESCAPED)
+
+
+def script_end(buf: bytes, pos: int, sub: int) -> tuple[int, int, int]:
+    """Read script data from ``pos`` in sub-state ``sub`` (0 data, 1 escaped, 2 double escaped): returns the
+    offset of its "</script" end tag (-1 if not in ``buf``), how far the sub-state is known, and the sub-state."""
+    i = pos
+    while True:
+        m = _SCRIPT_STATES[sub].search(buf, i)
+        if m is None:
+            return -1, i, sub
+        tok = m.group()
+        if tok == b"-->":
+            sub, i = 0, m.end()
+        elif tok.startswith(b"<!"):
+            sub, i = 1, m.end() - 2  # the dashes of "<!--" count towards "-->": "<!-->" closes at once
+        elif tok[1] == 0x2F:  # "</script"
+            if sub != 2:
+                return m.start(), i, sub
+            sub, i = 1, m.end() - 1
+        else:  # "<script" inside an escaped section
+            sub, i = 2, m.end() - 1
 COMMENT_END = re.compile(rb"--!?>")
 
 _END_TAGS: dict[bytes, re.Pattern[bytes]] = {}
@@ -280,8 +298,11 @@ _ANY_ATTR = (
 )
 
 
+Picker = Callable[[bytes, int], list[Attr]]  # (start tag, offset after its name) -> the wanted attributes
+
+
 @functools.lru_cache(maxsize=64)
-def attr_picker(*names: bytes) -> Callable[[bytes, int], list[Attr]]:
+def attr_picker(*names: bytes) -> Picker:
     """A reader of a start tag's attributes called ``names`` (lower case), in order, duplicates included
     (the browser keeps the first; a rename must reach every one).
 

@@ -1,0 +1,98 @@
+"""``<script>`` elements: the opening tag decided on its type and src, an inline one held until its body is known.
+
+An inline script's opening tag and body are held (at most ``max_carry`` bytes) until the end tag, so the tag can
+still be rewritten if the body carries a vendor signature; a longer one is decided on its first ``max_carry``
+bytes and streamed from there. A script matching several vendors is labelled with the strictest blocked
+category (marketing > analytics > preferences).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from gateway.rewrite.rules import executable, strictest
+from gateway.rewrite.tags import SCRIPT_PICKER, Out, TagRewriter, block_script, first_of
+from gateway.vendors import REGEX_BODY_LIMIT, Catalogue
+
+
+@functools.lru_cache(maxsize=8)
+def _inline_signatures(catalogue: Catalogue) -> tuple[re.Pattern[bytes] | None, dict[bytes, str]]:
+    """The catalogue's inline-signature alternation regrouped by first byte, and signature -> category.
+
+    Same alternatives in the same order (longest escaped pattern first), so finditer finds exactly what
+    ``Catalogue.vendors_for_inline_bytes`` finds; but sre no longer tries all of them at every byte, only
+    those that start with it, which makes the search several times faster on a typical snippet."""
+    by_signature = {s: v for v in catalogue.vendors for s in v.signatures}
+    escaped = sorted((re.escape(s.encode("ascii")) for s in by_signature), key=len, reverse=True)
+    if not escaped:
+        return None, {}
+    groups: dict[bytes, list[bytes]] = {}
+    for pattern in escaped:
+        first = pattern[:2] if pattern.startswith(b"\\") else pattern[:1]
+        groups.setdefault(first, []).append(pattern[len(first) :])
+    trie = b"|".join(first + b"(?:" + b"|".join(rest) + b")" for first, rest in groups.items())
+    return re.compile(trie), {s.encode("ascii"): v.category for s, v in by_signature.items()}
+
+
+class ScriptHolder:
+    """The scripts of one response; at most one inline script is held at a time (scripts do not nest)."""
+
+    def __init__(self, tags: TagRewriter, catalogue: Catalogue, blocked: frozenset[str], max_carry: int) -> None:
+        self._tags = tags
+        self._catalogue = catalogue
+        self._blocked = blocked
+        self._max_carry = max_carry
+        self.holding = False
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._tag = b""
+        self._name_end = 0
+
+    def start(self, tag: bytes, name_end: int, out: Out) -> tuple[bytes | None, str | None]:
+        """An HTML <script> start tag: sent on (rewritten if its src is blocked), or held if inline and
+        executable. Returns its nonce attribute's value and, if it runs from a src, that src."""
+        attrs = SCRIPT_PICKER(tag, name_end)
+        first = first_of(attrs)
+        nonce = first[b"nonce"].value if b"nonce" in first else None
+        if not executable(self._tags.value(first, b"type")):
+            out.append(tag)  # JSON-LD, importmap, templates: data, never executed
+            return nonce, None
+        if b"src" in first:
+            src = self._tags.value(first, b"src")
+            category = self._tags.blocked_category(src)
+            out.append(block_script(tag, name_end, attrs, category, b"src") if category else tag)
+            return nonce, src
+        self.holding, self._parts, self._size = True, [], 0
+        self._tag, self._name_end = tag, name_end
+        return nonce, None
+
+    def add(self, body: memoryview, out: Out) -> None:
+        """The script's next body bytes: held, or sent on if nothing is held."""
+        if not self.holding:
+            out.append(body)
+            return
+        self._parts.append(bytes(body))
+        self._size += len(body)
+        if self._size > self._max_carry:
+            self.release(out)  # decided on what we have; the rest streams
+
+    def release(self, out: Out) -> None:
+        """Emit the held script, its opening tag rewritten if the body names a blocked vendor."""
+        assert self.holding
+        body = b"".join(self._parts)
+        # Only the first max_carry bytes decide, however the body was chunked.
+        head = body[: self._max_carry]
+        signatures, category_of = _inline_signatures(self._catalogue)
+        if len(head) > REGEX_BODY_LIMIT or signatures is None:
+            categories = {v.category for v in self._catalogue.vendors_for_inline_bytes(head)}
+        else:
+            categories = {category_of[s] for s in signatures.findall(head)}
+        categories &= self._blocked
+        tag = self._tag
+        if categories:
+            attrs = SCRIPT_PICKER(tag, self._name_end)
+            tag = block_script(tag, self._name_end, attrs, strictest(categories))
+        out.append(tag)
+        out.append(body)
+        self.holding, self._parts = False, []
