@@ -33,7 +33,7 @@ def head_markup(text: str, nonce: bytes | None, charset: str) -> bytes:
     ``<script`` tags that has none. What the charset cannot encode becomes character references."""
     if nonce:
         value = html.escape(nonce.decode("ascii", "replace"), quote=True)
-        text = _SCRIPT_OPEN.sub(f'<script nonce="{value}"', text)
+        text = _SCRIPT_OPEN.sub(lambda _: f'<script nonce="{value}"', text)
     return text.encode(charset, "xmlcharrefreplace")
 
 

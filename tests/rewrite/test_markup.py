@@ -77,3 +77,10 @@ def test_head_markup(label: str, nonce: bytes | None, expected: str) -> None:
 
 def test_head_markup_encodes_for_the_page() -> None:
     assert head_markup("<p>Жүктеу</p>", None, "cp1251") == "<p>Ж&#1199;ктеу</p>".encode("cp1251")
+
+
+@pytest.mark.parametrize("nonce", [rb"a\1", rb"\0", b"x\\"])
+def test_a_page_nonce_with_a_backslash_is_copied_as_it_is(nonce: bytes) -> None:
+    """A nonce is the page's text, never a regular-expression replacement template."""
+    out = head_markup('<script src="/b.js"></script>', nonce, "utf-8")
+    assert out == b'<script nonce="' + nonce + b'" src="/b.js"></script>'
