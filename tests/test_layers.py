@@ -26,6 +26,9 @@ FORBIDDEN = [
       for target in ("gateway.store", "aiosqlite", "gateway.api", "gateway.admin", "gateway.app")],
     # The routes reach storage through the ConsentStore protocol, never a backend.
     *[("gateway.api", target) for target in ("gateway.store.sqlite", "gateway.store.memory", "aiosqlite")],
+    # The rewrite package: bytes in, bytes out, from a ready plan.
+    *[("gateway.rewrite", target) for target in ("starlette", "aiohttp", "uvicorn", "asyncio", "socket",
+                                                 "gateway.store", "aiosqlite", "gateway.settings", "gateway.plans")],
     # The pure core knows no HTTP, no network and no storage.
     *[(core, target)
       for core in ("gateway.vocabulary", "gateway.consent", "gateway.decision", "gateway.signing", "gateway.vendors",
