@@ -143,8 +143,17 @@ class ConsentAPI:
         if "lang" in fields:
             body["lang"] = fields["lang"]
         state = await self._choose(request, body)
-        back = RedirectResponse(_return_path(fields.get("return", "/")), status_code=303, headers=NO_STORE)
+        back = RedirectResponse(_return_path(fields.get("return") or self._referer_path(request)), status_code=303,
+                                headers=NO_STORE)
         return self._with_cookies(request, back, state)
+
+    @staticmethod
+    def _referer_path(request: Request) -> str:
+        """The page the form was on, when the Referer names this site; else the home page."""
+        parts = urlsplit(request.headers.get("referer", ""))
+        if parts.netloc != request.url.netloc:
+            return "/"
+        return parts.path + (f"?{parts.query}" if parts.query else "")
 
     async def _choose(self, request: Request, body: dict[str, Any]) -> ConsentState:
         """Record a choice (``{"action": ...}`` or ``{"categories": ...}``) and return the state it sets."""

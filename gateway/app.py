@@ -76,7 +76,8 @@ class Components:
             catalogue=self.catalogue, categories=settings.categories, first_party=settings.first_party_hosts,
             configs=configs, languages=settings.languages, default_language=settings.default_language,
             banner_path=f"{settings.prefix}/banner.js", banner_src=self.banner_src,
-            csp_in_tag=self.csp.enabled and self.csp.header == "Content-Security-Policy")
+            csp_in_tag=self.csp.enabled and self.csp.header == "Content-Security-Policy",
+            state_path=f"{settings.prefix}/state", policy_url=settings.policy_url)
         self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
                               configs, assets)
         self._started = False

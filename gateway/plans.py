@@ -13,7 +13,7 @@ from functools import lru_cache
 from .consent import ConsentState
 from .decision import Decision, decide
 from .locales import BannerConfig, negotiate
-from .rewrite import FilterPlan, banner_tag, consent_mode_script
+from .rewrite import FilterPlan, banner_tag, consent_mode_script, noscript_form
 from .useragent import classify
 from .vendors import Catalogue
 
@@ -23,7 +23,8 @@ CACHE_SIZE = 1024
 class Planner:
     def __init__(self, *, catalogue: Catalogue, categories: tuple[str, ...], first_party: frozenset[str],
                  configs: Mapping[str, BannerConfig], languages: tuple[str, ...], default_language: str,
-                 banner_path: str, banner_src: str, csp_in_tag: bool) -> None:
+                 banner_path: str, banner_src: str, csp_in_tag: bool, state_path: str,
+                 policy_url: str) -> None:
         """``csp_in_tag``: an enforced per-visitor CSP is on, so the banner tag tells the banner what it admits
         (a choice wider than that needs a reload)."""
         self._catalogue = catalogue
@@ -35,6 +36,8 @@ class Planner:
         self._banner_path = banner_path
         self._banner_src = banner_src
         self._csp_in_tag = csp_in_tag
+        self._state_path = state_path
+        self._policy_url = policy_url
         self._decide = lru_cache(maxsize=CACHE_SIZE)(self._decide_uncached)
         self.plan = lru_cache(maxsize=CACHE_SIZE)(self._plan_uncached)
 
@@ -54,10 +57,18 @@ class Planner:
         return FilterPlan(
             blocked=decision.blocked, catalogue=self._catalogue, first_party=self._first_party | {host},
             head_html=self._head_html(decision, nonce), early_html=consent_mode_script(decision.consent_mode, nonce),
+            body_html=self._form(decision, texts),
             placeholder=f"{texts['placeholder']} {texts['load']}",
             category_labels=tuple(self._configs[lang].category_titles.items()),
             banner_path=self._banner_path,
         )
+
+    def _form(self, decision: Decision, texts: Mapping[str, str]) -> str:
+        """The no-JavaScript consent form, for a person who has not decided yet."""
+        if decision.decided or not decision.show_banner:
+            return ""
+        return noscript_form(self._state_path, texts["title"], texts["policy_link"], self._policy_url,
+                             texts["accept_all"], texts["reject_all"])
 
     def _head_html(self, decision: Decision, nonce: str | None) -> str:
         """The banner script, before </head>; nothing for bots."""

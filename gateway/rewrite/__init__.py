@@ -11,7 +11,7 @@ Where each concern lives (imports run down this list, never up):
 - ``scripts``: inline scripts held until their body is known.
 - ``tags``: start tags through the rules; the blocked-element markup.
 - ``css``: ``url()``/``@import`` in style blocks and attributes.
-- ``markup``: what the gateway adds (Consent Mode defaults, banner tag, iframe placeholder).
+- ``markup``: what the gateway adds (Consent Mode defaults, banner tag, no-JavaScript form, iframe placeholder).
 - ``charset``: which charset values are decoded with and insertions encoded in.
 - ``tokenizer``: the compiled patterns, after the WHATWG tokenizer.
 - ``rules``: which elements load from which attributes, as a table; a new rule is one row.
@@ -19,6 +19,7 @@ Where each concern lives (imports run down this list, never up):
 
 from gateway.rewrite.charset import sniff_charset
 from gateway.rewrite.filter import FilterPlan, HtmlFilter
-from gateway.rewrite.markup import banner_tag, consent_mode_script, placeholder_markup
+from gateway.rewrite.markup import banner_tag, consent_mode_script, noscript_form, placeholder_markup
 
-__all__ = ["FilterPlan", "HtmlFilter", "banner_tag", "consent_mode_script", "placeholder_markup", "sniff_charset"]
+__all__ = ["FilterPlan", "HtmlFilter", "banner_tag", "consent_mode_script", "noscript_form", "placeholder_markup",
+           "sniff_charset"]

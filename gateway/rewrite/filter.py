@@ -18,8 +18,9 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
 - Unterminated constructs at the end of the page are flushed unchanged (browsers drop an unterminated tag).
 - ``head_html`` goes before ``</head>``; without one, right after ``<body ...>``; without either, before
   the first content (text or a start tag that does not belong in ``<head>``); at the end of a page that
-  has no content at all. Only once. ``early_html`` goes before the page's first ``<script>``, or with
-  ``head_html``.
+  has no content at all. Only once. A UTF-8 byte-order mark, blanks, comments and the doctype stay first.
+  ``body_html`` goes right after ``<body ...>``, or before the first content of a page without a body tag.
+  ``early_html`` goes before the page's first ``<script>``, or with ``head_html``.
 - Nonce: with ``plan.nonce``, the nonce of a ``<meta http-equiv="Content-Security-Policy">`` or of any
   ``<script nonce>`` seen before the injection point is copied onto each ``<script`` of ``head_html``
   that has none. A nonce that exists only in the response header is the caller's to put into head_html.
@@ -57,6 +58,7 @@ _RAWTEXT = frozenset(RAWTEXT)
 _FONT_PICKER = tk.attr_picker(*FONT_BREAKOUT_ATTRS)
 _ASCII_LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CSP_NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/=_\-]+)'")
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +72,7 @@ class FilterPlan:
     catalogue: Catalogue
     first_party: frozenset[str]  # hosts of the site itself (lower case)
     head_html: str = ""  # injected before </head> (or at <body> start); "" = inject nothing (bots)
+    body_html: str = ""  # injected right after <body ...> (at the end of a page without one): the no-JS form
     early_html: str = ""  # injected before the page's first <script> (or with head_html): Consent Mode defaults
     category_labels: tuple[tuple[str, str], ...] = ()  # category id -> its title in the page's language
     banner_path: str = ""  # a page that already loads a script with this in its src keeps its own (no head_html)
@@ -111,11 +114,14 @@ class HtmlFilter:
         self._tail_next = DATA
         self._injected = not plan.head_html
         self._early = plan.early_html.encode(self._charset.name, "xmlcharrefreplace") if plan.early_html else b""
+        self._body = plan.body_html
+        self._fresh = True  # nothing read yet: a byte-order mark stays the first bytes of the page
         self._nonce: bytes | None = None
         self._closed = False
         # Nothing to block and nothing to inject; or a charset whose tags are not ASCII bytes (utf-16/32),
         # which this byte tokenizer cannot read: passed through untouched rather than corrupted.
-        self._passthrough = (self._injected and not self._early and not blocked) or self._charset.wide
+        self._passthrough = (self._injected and not self._early and not self._body and not blocked
+                             or self._charset.wide)
         self._skip = tk.skip_after(plan.first_party, max_carry)
         self._tags = TagRewriter(plan.catalogue, blocked, plan.first_party, self._charset, max_carry,
                                  plan.placeholder, plan.category_labels)
@@ -131,7 +137,11 @@ class HtmlFilter:
         self._charset.see(chunk)
         buf = self._carry + chunk if self._carry else chunk
         out: Out = []
-        pos = self._process(buf, out, final=False)
+        pos = self._lead(buf, out, final=False)
+        if pos < 0:
+            self._carry = buf
+            return b""
+        pos = self._process(buf, out, final=False, start=pos)
         self._carry = buf[pos:]
         if len(self._carry) > self._max_carry:
             self._overflow(out)
@@ -144,20 +154,33 @@ class HtmlFilter:
         self._closed = True
         buf, self._carry = self._carry, b""
         out: Out = []
-        self._process(buf, out, final=True)
+        self._process(buf, out, final=True, start=self._lead(buf, out, final=True))
         if self._scripts.holding:
             self._scripts.release(out)
         if self._placeholder:
             out.append(self._placeholder)
             self._placeholder = b""
-        self._inject(out)
+        self._content(out)
         return b"".join(out)
 
     # -- the state loop -----------------------------------------------------------------------------------
 
-    def _process(self, buf: bytes, out: Out, final: bool) -> int:
+    def _lead(self, buf: bytes, out: Out, final: bool) -> int:
+        """Where the markup starts: after a UTF-8 byte-order mark, which must stay the page's first bytes (before
+        it, an injected tag would put the page into quirks mode). -1: too few bytes yet to tell."""
+        if not self._fresh:
+            return 0
+        if not final and len(buf) < len(_BOM) and _BOM.startswith(buf):
+            return -1
+        self._fresh = False
+        if buf.startswith(_BOM):
+            out.append(_BOM)
+            return len(_BOM)
+        return 0
+
+    def _process(self, buf: bytes, out: Out, final: bool, start: int = 0) -> int:
         mv = memoryview(buf)
-        pos, n = 0, len(buf)
+        pos, n = start, len(buf)
         while pos < n:
             state = self._state
             new = self._HANDLERS[state](self, buf, mv, pos, out, final)
@@ -169,7 +192,8 @@ class HtmlFilter:
     def _data(self, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
         n = len(buf)
         while True:
-            skip = tk.SKIP_BEFORE if not self._injected else tk.SKIP_FOREIGN if self._foreign else self._skip
+            pending = not self._injected or self._body
+            skip = tk.SKIP_BEFORE if pending else tk.SKIP_FOREIGN if self._foreign else self._skip
             end = skip.match(buf, pos).end()  # type: ignore[union-attr]
             if end > pos:
                 out.append(mv[pos:end])
@@ -177,13 +201,13 @@ class HtmlFilter:
             if pos >= n:
                 return pos
             if buf[pos] != 0x3C:  # non-blank text before the injection point: the banner goes first
-                self._inject(out)
+                self._content(out)
                 continue
             new = self._at_lt(buf, pos, out)
             if new is None:
                 if not final:
                     return pos
-                self._inject(out)
+                self._content(out)
                 out.append(mv[pos:])  # unterminated at EOF: as is (browsers drop it)
                 return n
             pos = new
@@ -215,13 +239,13 @@ class HtmlFilter:
             return self._enter(BOGUS, buf, p, p + 2, out)
         if c == 0x3F:  # "<?"
             return self._enter(BOGUS, buf, p, p + 2, out)
-        self._inject(out)  # "<" that starts nothing is text, hence content
+        self._content(out)  # "<" that starts nothing is text, hence content
         out.append(b"<")
         return p + 1
 
     def _enter(self, state: int, buf: bytes, p: int, q: int, out: Out) -> int:
         if state == CDATA:  # CDATA text is content; comments and bogus comments are not
-            self._inject(out)
+            self._content(out)
         out.append(buf[p:q])
         self._state = state
         return q
@@ -234,11 +258,11 @@ class HtmlFilter:
         name_end = m.end(1) - m.start()
         if self._foreign and _breaks_out(name, tag):
             self._foreign = 0  # an HTML tag closes every open <svg>/<math>
-        if not self._injected:
-            if name == b"meta" and self._nonce is None:
+        if not self._injected or self._body:
+            if name == b"meta" and self._nonce is None and not self._injected:
                 self._nonce = _meta_csp_nonce(tag)
             elif name not in HEAD_LEVEL and name != b"body":
-                self._inject(out)
+                self._content(out)
         if len(tag) > self._max_carry:
             self._oversized_start(name, tag, name_end, out)  # decided as if it had arrived in pieces
             return m.end()
@@ -251,7 +275,7 @@ class HtmlFilter:
         new, blocked_url, category = self._rewrite(name, tag, name_end)
         out.append(new)
         if name == b"body":
-            self._inject(out)
+            self._content(out)
         self._enter_content(name, tag)
         if self._state == RAWTEXT_STATE and name == b"iframe" and blocked_url and category:
             self._placeholder = self._tags.placeholder(category, blocked_url)
@@ -394,6 +418,13 @@ class HtmlFilter:
         self._injected = True
         nonce = self._nonce if self._plan.nonce else None
         out.append(head_markup(self._plan.head_html, nonce, self._charset.name))
+
+    def _content(self, out: Out) -> None:
+        """The page's content starts here: what goes before it is injected now (body_html after head_html)."""
+        self._inject(out)
+        if self._body:
+            out.append(self._body.encode(self._charset.name, "xmlcharrefreplace"))
+            self._body = ""
 
     _HANDLERS: dict[int, _Handler] = {}  # filled below, once the methods exist
 

@@ -28,6 +28,25 @@ def banner_tag(src: str, nonce: str | None, granted: tuple[str, ...] | None) -> 
     return f'<script{attr} src="{src}"{admits} defer></script>'
 
 
+# The form a visitor without JavaScript answers; it stands on its own (inline styles, no script, equal buttons).
+_FORM_STYLE = ("margin:0;padding:12px 16px;border-bottom:1px solid #8a94a0;background:#f4f6f8;color:#1b1f24;"
+               "font:15px/1.5 system-ui,sans-serif")
+_FORM_BUTTON = ("font:inherit;min-width:11em;margin:8px 8px 0 0;padding:.5em 1em;border:2px solid #0a4d8c;"
+                "border-radius:4px;background:#0a4d8c;color:#fff;cursor:pointer")
+
+
+def noscript_form(action: str, title: str, policy_label: str, policy_url: str, accept: str, reject: str) -> str:
+    """The consent form for a browser without JavaScript: it posts to ``action`` and comes back with a 303.
+
+    Inside ``<noscript>``, a scripting browser reads it as text and never shows it."""
+    e = functools.partial(html.escape, quote=True)
+    button = f'<button type="submit" name="action" style="{_FORM_BUTTON}" value='
+    return (f'<noscript><form method="post" action="{e(action)}" data-consent-noscript style="{_FORM_STYLE}">'
+            f'<p style="margin:0"><strong>{e(title)}</strong> <a href="{e(policy_url)}">{e(policy_label)}</a></p>'
+            f'{button}"accept_all">{e(accept)}</button>{button}"reject_all">{e(reject)}</button>'
+            f"</form></noscript>")
+
+
 def head_markup(text: str, nonce: bytes | None, charset: str) -> bytes:
     """``text`` (the plan's head_html) encoded for the page, with the page's nonce, if given, on each of its
     ``<script`` tags that has none. What the charset cannot encode becomes character references."""

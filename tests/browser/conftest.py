@@ -103,8 +103,8 @@ def new_page(browser: Any, base_url: str) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def make(locale: str = "ru-RU", **options: Any) -> Any:
-        context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1280, "height": 800},
-                                      **options)
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        context = browser.new_context(base_url=base_url, locale=locale, **options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
