@@ -3,10 +3,11 @@
     python scripts/build_banner.py           # rewrite the served files
     python scripts/build_banner.py --check   # exit 1 if they are not what the source builds to
 
-Pure Python, no node toolchain: comments and layout whitespace go and nothing is reordered, so the
-served file reads like the source without its comments, with the banner's own long names (LOCALS) shortened.
-A small tokenizer keeps string, template and regular expression literals intact. JavaScript keeps the line breaks where automatic semicolon insertion could apply; CSS is
-joined on one line. tests/browser/test_banner_size.py checks the served files are up to date.
+Pure Python, no node toolchain: comments and layout whitespace go and nothing is reordered, so the served
+file reads like the source without its comments, with the banner's own long names (LOCALS) shortened. A small
+tokenizer keeps string, template and regular expression literals intact. JavaScript keeps the line breaks
+where automatic semicolon insertion could apply; CSS is joined on one line. tests/browser/test_banner_size.py
+checks the served files are up to date.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def minify_js(src: str) -> str:
                 j += 1
             before, after = last(), src[j:j + 1]
             # A space survives only between two word characters, or where two signs would fuse (a - -b).
-            if before and after and not (before in PUNCT or after in PUNCT) or before + after in ("++", "--", "+-", "-+"):
+            words = before and after and not (before in PUNCT or after in PUNCT)
+            if words or before + after in ("++", "--", "+-", "-+"):
                 line.append(" ")
             i = j
         elif c.isalpha() or c in "_$":
