@@ -1,11 +1,14 @@
 """The served banner is what its source builds to, and a first visit stays within the 6 KB budget.
 
-No browser here: these read files and run the size benchmark against the real app in-process.
+No browser here: these read files and run the size benchmark (the real app, in a subprocess).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -28,12 +31,13 @@ def test_served_banner_is_built_from_its_source() -> None:
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: python scripts/build_banner.py"
 
 
-def test_first_layer_within_budget_in_every_language(capsys: pytest.CaptureFixture[str]) -> None:
-    bench = load("bench/banner_size.py")
-    assert bench.main() == 0, capsys.readouterr().out
-    out = capsys.readouterr().out
+def test_first_layer_within_budget_in_every_language() -> None:
+    # A subprocess: the benchmark runs its own event loop, which Playwright's sync API may be holding here.
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "banner_size.py")], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120, env={k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")})
+    assert run.returncode == 0, run.stdout + run.stderr
     for lang in ("ru", "kk", "en"):
-        assert f"first layer, {lang}:" in out
+        assert f"first layer, {lang}:" in run.stdout
 
 
 @pytest.mark.parametrize(("source", "expected"), [
