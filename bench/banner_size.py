@@ -1,11 +1,13 @@
-"""Gzip size of what a visitor downloads for the banner, against our budget and two well-known banners.
+"""Gzip size of what a first visit downloads for the banner, per language, against the 6 KB budget.
 
     python bench/banner_size.py
 
-Prints banner.js + banner.css (gzip -9, as served) against the 8 KB budget, as ratios to
-vanilla-cookieconsent 3.1 (15.5 KB) and Klaro 0.7 (69 KB), and config.json for each language as the real
-app serves it, against its 3 KB budget. Also prints vendors.json per language (fetched only when the
-visitor opens the settings; no budget). Exits 1 when a budget is exceeded.
+The first layer needs banner.js + banner.css (gzip -9, as served) and config.json in the visitor's language
+(as the real app serves it); their sum per language must stay within FIRST_LAYER_BUDGET. The JS + CSS are
+also shown as ratios to vanilla-cookieconsent 3.1 (15.5 KB) and Klaro 0.7 (69 KB). vendors.json (the second
+layer's long texts and vendor lists, fetched only when the visitor opens the settings) is printed, with no
+budget. Exits 1 above the budget. The served banner.js/css are built from static/banner/src/ by
+scripts/build_banner.py.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = ROOT / "static" / "banner"
 KB = 1024
-ASSET_BUDGET = 8 * KB
-CONFIG_BUDGET = 3 * KB
+FIRST_LAYER_BUDGET = 6 * KB  # banner.js + banner.css + config.json, gzip, per language
 # Published gzip sizes of the JS + CSS each library needs for a comparable banner.
 BASELINES = {"vanilla-cookieconsent 3.1": 15.5 * KB, "Klaro 0.7": 69 * KB}
 LANGUAGES = ("ru", "kk", "en")
@@ -60,28 +61,28 @@ async def config_sizes() -> dict[str, dict[str, int]]:
 
 
 def main() -> int:
-    ok = True
     sizes = asset_sizes()
-    total = sum(sizes.values())
+    assets = sum(sizes.values())
     for name, size in sizes.items():
-        print(f"{name:<12} {size:>6} B gzip")
-    print(f"{'total':<12} {total:>6} B gzip  ({total / KB:.2f} KB, budget {ASSET_BUDGET / KB:.0f} KB: "
-          f"{total / ASSET_BUDGET:.0%} used)")
+        print(f"{name:<22} {size:>6} B gzip")
+    print(f"{'banner.js + banner.css':<22} {assets:>6} B gzip  ({assets / KB:.2f} KB)")
     for label, size in BASELINES.items():
-        print(f"  vs {label:<26} {size / KB:>5.1f} KB  -> ours is {total / size:.2f}x its size "
-              f"({size / total:.1f}x smaller)")
-    ok &= total <= ASSET_BUDGET
+        print(f"  vs {label:<26} {size / KB:>5.1f} KB  -> ours is {assets / size:.2f}x its size "
+              f"({size / assets:.1f}x smaller)")
     try:
         configs = asyncio.run(config_sizes())
     except ImportError as exc:
-        print(f"config.json, vendors.json: skipped, the app is not importable ({exc})")
-    else:
-        for lang, size in configs["config.json"].items():
-            print(f"config.json?lang={lang}   {size:>6} B gzip  (budget {CONFIG_BUDGET / KB:.0f} KB: "
-                  f"{size / CONFIG_BUDGET:.0%} used)")
-            ok &= size <= CONFIG_BUDGET
-        for lang, size in configs["vendors.json"].items():
-            print(f"vendors.json?lang={lang}  {size:>6} B gzip  (on opening the settings; no budget)")
+        print(f"config.json, vendors.json: the app is not importable ({exc})")
+        return 1
+    ok = True
+    for lang, size in configs["config.json"].items():
+        total = assets + size
+        ok &= total <= FIRST_LAYER_BUDGET
+        print(f"first layer, {lang}: {sizes['banner.js']} + {sizes['banner.css']} + config.json {size} "
+              f"= {total:>5} B gzip  ({total / KB:.2f} KB, budget {FIRST_LAYER_BUDGET / KB:.0f} KB: "
+              f"{total / FIRST_LAYER_BUDGET:.0%} used)")
+    for lang, size in configs["vendors.json"].items():
+        print(f"vendors.json?lang={lang}  {size:>6} B gzip  (on opening the settings; no budget)")
     print("within budget" if ok else "OVER BUDGET")
     return 0 if ok else 1
 

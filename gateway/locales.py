@@ -12,6 +12,12 @@ from pathlib import Path
 
 TEXT_KEYS = ("title", "body", "policy_link", "accept_all", "reject_all", "customize", "save", "close",
              "settings_title", "always_on", "placeholder", "load", "reopen")
+# Optional texts: the second layer's full wording (vendors.json) and the short texts of the no-JavaScript form.
+OPTIONAL_KEYS = ("details", "noscript_body", "noscript_link")
+# What config.json carries: the first layer, and the labels that let the second layer work on its own.
+# The long texts, category descriptions and vendor lists go to vendors.json, fetched when the settings open.
+BANNER_KEYS = ("title", "body", "policy_link", "accept_all", "reject_all", "customize", "save", "close",
+               "settings_title", "always_on", "reopen")
 ALIASES = {"kz": "kk"}
 
 
@@ -56,27 +62,33 @@ def build_configs(
 ) -> dict[str, BannerConfig]:
     """One BannerConfig per language, built once at start-up.
 
-    ``vendors(lang)`` gives each category's vendors ({"name", "purpose", "policy_url"}) worded in ``lang``.
-    They go to vendors.json, which the banner fetches only when the second layer opens (config.json stays
-    small); the texts_hash still covers them, so a logged consent proves the vendor wording shown as well.
+    config.json carries what the first layer shows (and the second layer's labels and titles), so a first
+    visit downloads little. vendors.json, which the banner fetches only when the second layer opens, carries
+    the rest: the full wording (``details``), each category's description and its vendors
+    ({"name", "purpose", "policy_url"}, worded in ``lang`` by ``vendors(lang)``). The texts_hash covers
+    both documents, so a logged consent proves all the wording the visitor could see.
     """
     langs = list(languages)
     out: dict[str, BannerConfig] = {}
     for lang in langs:
         data = load_locale(locale_file(lang), categories)
-        texts = {k: data["texts"][k] for k in TEXT_KEYS}  # type: ignore[index]
+        given: Mapping[str, object] = data["texts"]  # type: ignore[assignment]
+        texts = {k: str(given[k]) for k in TEXT_KEYS}
+        texts.update({k: given[k] for k in OPTIONAL_KEYS if isinstance(given.get(k), str)})  # type: ignore[misc]
         listed = vendors(lang)
         by_category = {c: list(listed.get(c, [])) for c in categories}
         cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        doc = {"lang": lang, "languages": langs, "policy_version": policy_version, "policy_url": policy_url,
-               "texts_hash": digest, "categories": cats, "texts": texts}
+        doc = {"lang": lang, "policy_version": policy_version, "policy_url": policy_url, "texts_hash": digest,
+               "categories": [{"id": c["id"], "title": c["title"]} for c in cats],
+               "texts": {k: texts[k] for k in BANNER_KEYS}}
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        vendors_body = json.dumps({"lang": lang, "categories": by_category}, ensure_ascii=False,
-                                  separators=(",", ":")).encode()
-        titles = {c["id"]: c["title"] for c in cats}
+        second = {"lang": lang, "details": texts.get("details", ""),
+                  "descriptions": {c["id"]: c["description"] for c in cats}, "categories": by_category}
+        vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
+        titles = {str(c["id"]): str(c["title"]) for c in cats}
         out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,
                                  f'"{hashlib.sha256(vendors_body).hexdigest()[:16]}"')
     return out

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from gateway.locales import BANNER_KEYS
 from gateway.settings import Settings
 
 from .conftest import SITE, ClientFactory
 
+LOCALES = Path(__file__).resolve().parents[1] / "config" / "locales"
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 CHAT = {"name": "Our chat", "category": "preferences", "purpose": "Chat with our engineers.",
@@ -70,7 +74,18 @@ async def test_config_json_no_longer_carries_vendor_lists(client: httpx.AsyncCli
     for lang in ("ru", "kk", "en"):
         doc = (await client.get(f"/_consent/config.json?lang={lang}")).json()
         assert [c["id"] for c in doc["categories"]] == ["necessary", "preferences", "analytics", "marketing"]
-        assert all(set(c) == {"id", "required", "title", "description"} for c in doc["categories"])
+        assert all(set(c) == {"id", "title"} for c in doc["categories"])  # descriptions: in vendors.json
+        assert set(doc["texts"]) == set(BANNER_KEYS)  # the first layer's texts and the settings' labels
+
+
+async def test_vendors_json_carries_the_second_layer_wording(client: httpx.AsyncClient) -> None:
+    for lang in ("ru", "kk", "en"):
+        shipped = tomllib.loads((LOCALES / f"{lang}.toml").read_text(encoding="utf-8"))
+        doc = (await client.get(f"/_consent/vendors.json?lang={lang}")).json()
+        assert doc["details"] == shipped["texts"]["details"] and "94-V" in doc["details"]
+        assert doc["descriptions"] == {c: t["description"] for c, t in shipped["categories"].items()}
+        config = (await client.get(f"/_consent/config.json?lang={lang}")).json()
+        assert len(config["texts"]["body"]) < len(doc["details"]) / 2  # the first layer says it in fewer words
 
 
 async def test_texts_hash_covers_the_vendor_wording_of_each_language(

@@ -87,24 +87,30 @@ def record_puts(page: Any) -> None:
     page.on("request", lambda r: r.method == "PUT" and r.url.endswith(STATE_PATH) and page.put_requests.append(r))
 
 
-def test_demo_page_shows_the_banner_as_a_labelled_dialog(page: Any) -> None:
+def test_demo_page_shows_the_first_layer_as_a_labelled_region(page: Any) -> None:
     shown: list[Any] = []
     page.on("request", lambda r: r.method == "POST" and r.url.endswith("/_consent/events")
             and shown.append(r.post_data_json))
     open_demo(page)
-    banner = page.locator(BANNER)
     ru = texts("ru")["texts"]
-    expect(banner).to_have_attribute("role", "dialog")
-    expect(page.locator(f"#{banner.get_attribute('aria-labelledby')}")).to_have_text(ru["title"])
-    expect(page.locator(f"#{banner.get_attribute('aria-describedby')}")).to_contain_text("№ 94-V")
+    # The first layer is a region named by its title and described by its short text (accessibility tree).
+    region = page.get_by_role("region", name=ru["title"])
+    expect(region).to_be_visible()
+    expect(page.locator(f"#{region.get_attribute('aria-describedby')}")).to_have_text(ru["body"])
     policy_url = page.request.get("/_consent/config.json?lang=ru").json()["policy_url"]
     assert policy_url.startswith("https://")
-    expect(banner.get_by_role("link", name=ru["policy_link"])).to_have_attribute("href", policy_url)
+    expect(region.get_by_role("link", name=ru["policy_link"])).to_have_attribute("href", policy_url)
     for selector, key in zip(FIRST_LAYER_BUTTONS, ("accept_all", "reject_all", "customize")):
         expect(page.locator(selector)).to_have_text(ru[key])
+        expect(region.get_by_role("button", name=ru[key])).to_be_visible()
     assert page.locator(BANNER).evaluate("el => getComputedStyle(el).position") == "fixed"
-    # One anonymous impression per display of the first layer, not per switch between the layers.
+    # The full wording (the law, the controller) is one click away, in the second layer.
     page.click(CUSTOMIZE)
+    dialog = page.get_by_role("dialog", name=ru["settings_title"])
+    expect(dialog).to_have_attribute("aria-modal", "true")
+    expect(page.locator(f"#{dialog.get_attribute('aria-describedby')}")).to_have_text(ru["details"])
+    expect(dialog).to_contain_text("№ 94-V")
+    # One anonymous impression per display of the first layer, not per switch between the layers.
     page.keyboard.press("Escape")
     expect(page.locator(ACCEPT)).to_be_visible()
     settle(page)
@@ -172,10 +178,13 @@ def test_customize_with_analytics_only_activates_only_analytics(page: Any) -> No
     expect(toggle(page, "necessary")).to_be_checked()
     expect(toggle(page, "necessary")).to_be_disabled()
     # Each category names its vendors (from vendors.json), with a link to each vendor's policy.
-    vendors = page.request.get("/_consent/vendors.json?lang=ru").json()["categories"]
+    # Each category's description and vendors come from vendors.json, fetched when the settings open.
+    second = page.request.get("/_consent/vendors.json?lang=ru").json()
+    vendors = second["categories"]
     for category in page.request.get("/_consent/config.json?lang=ru").json()["categories"]:
         box = page.locator(f"{BANNER} .cg-cat", has=page.locator(f'input[data-consent-category="{category["id"]}"]'))
-        expect(box).to_contain_text(category["description"])
+        expect(box).to_contain_text(second["descriptions"][category["id"]])
+        expect(box).to_contain_text(texts("ru")["categories"][category["id"]]["description"])
         for vendor in vendors[category["id"]]:
             expect(box.locator("a", has_text=vendor["name"]).first).to_have_attribute("href", vendor["policy_url"])
     page.get_by_label(texts("ru")["categories"]["analytics"]["title"]).check()
