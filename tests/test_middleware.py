@@ -94,14 +94,17 @@ async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.As
     assert "googletagmanager.com" in script_src and "*" not in script_src.split() and "report-uri /_consent/csp-report" in csp
 
 
-# A visitor who refused everything: the shipped allow-list (public CDNs) and the necessary vendors (captchas).
+# A visitor who refused everything: the shipped allow-list (public CDNs) and the necessary vendors (captchas
+# and payment forms).
 REJECTED_ALL_CSP = (
     "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob: "
     "*.ajax.googleapis.com *.cdn.jsdelivr.net *.cdnjs.cloudflare.com *.challenges.cloudflare.com "
-    "*.code.jquery.com *.maxcdn.bootstrapcdn.com *.recaptcha.net *.smartcaptcha.yandexcloud.net "
-    "*.stackpath.bootstrapcdn.com *.unpkg.com ajax.googleapis.com cdn.jsdelivr.net cdnjs.cloudflare.com "
-    "challenges.cloudflare.com code.jquery.com maxcdn.bootstrapcdn.com recaptcha.net smartcaptcha.yandexcloud.net "
-    "stackpath.bootstrapcdn.com unpkg.com www.google.com/recaptcha/ www.gstatic.com/recaptcha/; "
+    "*.cloudpayments.ru *.code.jquery.com *.hcaptcha.com *.maxcdn.bootstrapcdn.com *.recaptcha.net "
+    "*.smartcaptcha.yandexcloud.net *.stackpath.bootstrapcdn.com *.stripe.com *.stripe.network *.unpkg.com "
+    "*.yookassa.ru ajax.googleapis.com cdn.jsdelivr.net cdnjs.cloudflare.com challenges.cloudflare.com "
+    "cloudpayments.ru code.jquery.com hcaptcha.com maxcdn.bootstrapcdn.com recaptcha.net "
+    "smartcaptcha.yandexcloud.net stackpath.bootstrapcdn.com stripe.com stripe.network unpkg.com "
+    "www.google.com/recaptcha/ www.gstatic.com/recaptcha/ yookassa.ru; "
     "report-uri /_consent/csp-report"
 )
 
