@@ -71,12 +71,13 @@ class Components:
         self.banner_src = f"{settings.prefix}/banner.js?v={assets['banner.js'].version}"
         self.store = store if store is not None else open_store(settings.database_url, settings.timezone)
         self.csp = CspBuilder(self.catalogue, settings.categories, (), f"{settings.prefix}/csp-report",
-                              settings.csp_mode)
+                              settings.csp_mode, settings.csp_first_visit)
         self.planner = Planner(
             catalogue=self.catalogue, categories=settings.categories, first_party=settings.first_party_hosts,
             configs=configs, languages=settings.languages, default_language=settings.default_language,
             banner_path=f"{settings.prefix}/banner.js", banner_src=self.banner_src,
             csp_in_tag=self.csp.enabled and self.csp.header == "Content-Security-Policy",
+            csp_strict_first_visit=self.csp.strict_first_visit,
             state_path=f"{settings.prefix}/state", policy_url=settings.policy_url)
         self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
                               configs, assets)

@@ -1,9 +1,11 @@
 """A per-visitor Content-Security-Policy built from the categories the visitor refused.
 
-A visitor who has not decided yet gets a policy that admits the catalogue's known vendors but no unknown
-host: their tags are already neutralised in the HTML, and the banner must be able to turn them on without a
-reload. Once the visitor has decided, the policy admits only the hosts of the granted categories, so a tag
-that a tag manager or a first-party script injects later is refused by the browser itself.
+A visitor who has not decided yet gets the policy of one who refused everything: necessary and allow-listed
+hosts only, so a tag that a first-party script injects before any choice is refused by the browser and
+reported; the banner reloads the page once after a choice that grants more. With ``csp_first_visit =
+"vendors"`` the undecided policy admits the catalogue's known vendors as well (no reload, the injected-tag
+case left to the HTML rewrite). Once the visitor has decided, the policy admits only the hosts of the granted
+categories, so a tag that a tag manager or a first-party script injects later is refused by the browser itself.
 
 It is sent as its own header beside the origin's policy, never merged into it: a browser enforces every
 policy it receives, so ours can only narrow what the origin allows, never loosen it.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .vendors import Catalogue
+from .vocabulary import NECESSARY
 
 ENFORCE = "Content-Security-Policy"
 REPORT_ONLY = "Content-Security-Policy-Report-Only"
@@ -51,9 +54,12 @@ class CspBuilder:
     """Precomputes the header for every combination of refused categories (at most eight of them)."""
 
     def __init__(self, catalogue: Catalogue, categories: tuple[str, ...], extra_hosts: Iterable[str],
-                 report_uri: str, mode: str) -> None:
+                 report_uri: str, mode: str, first_visit: str = "strict") -> None:
+        """``first_visit="strict"``: a visitor who has not decided gets what one who refused everything gets;
+        ``"vendors"``: the known vendors are admitted too, so a choice needs no reload."""
         self.header = REPORT_ONLY if mode == "report-only" else ENFORCE
         self.enabled = mode != "off"
+        self.strict_first_visit = first_visit == "strict"
         self._catalogue = catalogue
         self._categories = categories
         self._extra = " ".join(sorted({_sources(h) for h in extra_hosts}))
@@ -78,6 +84,8 @@ class CspBuilder:
         return cached
 
     def _build(self, blocked: frozenset[str], decided: bool) -> str:
+        if not decided and self.strict_first_visit:
+            blocked, decided = frozenset(c for c in self._categories if c != NECESSARY), True  # a refusal's
         if decided and "marketing" not in blocked:
             # Unknown third parties count as marketing: once it is granted, any host may load.
             hosts = "*"

@@ -23,10 +23,11 @@ CACHE_SIZE = 1024
 class Planner:
     def __init__(self, *, catalogue: Catalogue, categories: tuple[str, ...], first_party: frozenset[str],
                  configs: Mapping[str, BannerConfig], languages: tuple[str, ...], default_language: str,
-                 banner_path: str, banner_src: str, csp_in_tag: bool, state_path: str,
+                 banner_path: str, banner_src: str, csp_in_tag: bool, csp_strict_first_visit: bool, state_path: str,
                  policy_url: str) -> None:
         """``csp_in_tag``: an enforced per-visitor CSP is on, so the banner tag tells the banner what it admits
-        (a choice wider than that needs a reload)."""
+        (a choice wider than that needs a reload); with ``csp_strict_first_visit`` an undecided visitor's
+        policy admits only what a refusal does."""
         self._catalogue = catalogue
         self._categories = categories
         self._first_party = first_party
@@ -36,6 +37,7 @@ class Planner:
         self._banner_path = banner_path
         self._banner_src = banner_src
         self._csp_in_tag = csp_in_tag
+        self._csp_strict = csp_strict_first_visit
         self._state_path = state_path
         self._policy_url = policy_url
         self._decide = lru_cache(maxsize=CACHE_SIZE)(self._decide_uncached)
@@ -75,6 +77,6 @@ class Planner:
         if not decision.show_banner:
             return ""
         granted = None
-        if self._csp_in_tag and decision.decided:
+        if self._csp_in_tag and (decision.decided or self._csp_strict):
             granted = tuple(c for c in self._categories if c not in decision.blocked)
         return banner_tag(self._banner_src, nonce, granted)

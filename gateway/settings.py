@@ -53,6 +53,7 @@ class Settings:
     upstream: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     csp_mode: str = "enforce"
+    csp_first_visit: str = "strict"
     access_log: bool = True
     # Secrets: environment or file only.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -92,6 +93,9 @@ _FILE_ONLY = {"vendor_overrides", "config_dir", "static_dir", "demo"}
 _FIELDS = {name: f for name, f in Settings.__dataclass_fields__.items() if name not in _FILE_ONLY}
 _SAMESITE = ("lax", "strict", "none")
 _CSP_MODES = ("enforce", "report-only", "off")
+# What the CSP admits before a choice: only necessary and allow-listed hosts (a choice reloads the page once), or
+# every known vendor as well (no reload; a tag a script injects before the choice is then not refused).
+_FIRST_VISIT = ("strict", "vendors")
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
@@ -245,6 +249,8 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
             raise bad("upstream", f"{s.upstream!r} is not an http(s) URL")
     if s.csp_mode not in _CSP_MODES:
         raise bad("csp_mode", f"must be one of {', '.join(_CSP_MODES)} (got {s.csp_mode!r})")
+    if s.csp_first_visit not in _FIRST_VISIT:
+        raise bad("csp_first_visit", f"must be one of {', '.join(_FIRST_VISIT)} (got {s.csp_first_visit!r})")
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -88,10 +88,9 @@ async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.As
     assert "content-length" not in r.headers or int(r.headers["content-length"]) == len(r.content)
     assert r.headers["cache-control"].startswith("private") and "public" not in r.headers["cache-control"]
     assert "Cookie" in r.headers["vary"]
-    csp = r.headers["content-security-policy"]
-    # Undecided: known vendors stay admitted so the banner can turn them on without a reload; unknown hosts not.
-    script_src = next(d for d in csp.split("; ") if d.startswith("default-src"))
-    assert "googletagmanager.com" in script_src and "*" not in script_src.split() and "report-uri /_consent/csp-report" in csp
+    # Undecided: the policy of a refusal, so a tag a site script injects before any choice is refused and reported.
+    assert r.headers.get_list("content-security-policy") == [REJECTED_ALL_CSP]
+    assert 'data-consent-csp="necessary"' in html  # the first choice that grants more reloads the page once
 
 
 # A visitor who refused everything: the shipped allow-list (public CDNs) and the necessary vendors (captchas
@@ -118,12 +117,13 @@ async def test_decided_visitor_csp_admits_only_granted(site: tuple[httpx.AsyncCl
 async def test_the_same_page_is_edited_per_consent_class_one_after_another(
         site: tuple[httpx.AsyncClient, Components]) -> None:
     client, gateway = site
-    first = await client.get("/")  # undecided: every known vendor admitted, banner injected
+    first = await client.get("/")  # undecided: a refusal's policy, banner injected
     client.cookies.set(gateway.settings.cookie_name, cookie_for(gateway, "analytics"), domain="wgp.kz")
     second = await client.get("/")
     client.cookies.clear()
     third = await client.get("/")
-    assert "facebook" in first.headers["content-security-policy"]
+    assert first.headers["content-security-policy"] == REJECTED_ALL_CSP
+    assert "mc.yandex.ru" in second.headers["content-security-policy"]
     assert "facebook" not in second.headers["content-security-policy"]
     assert '"analytics_storage":"granted"' in second.text and '"analytics_storage":"denied"' in third.text
     assert third.headers["content-security-policy"] == first.headers["content-security-policy"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gateway.app import Components
@@ -41,9 +43,15 @@ def test_a_bot_page_gets_no_banner_tag(planner: Planner) -> None:
 def test_the_banner_tag_says_what_a_decided_visitors_policy_admits(planner: Planner) -> None:
     undecided = planner.plan(planner.decision(UNDECIDED, PEOPLE), b"wgp.kz", None, None)
     decided = planner.plan(planner.decision(ANALYTICS_ONLY, PEOPLE), b"wgp.kz", None, None)
-    assert "data-consent-csp" not in undecided.head_html
+    assert 'data-consent-csp="necessary"' in undecided.head_html  # before a choice: what a refusal admits
     assert 'data-consent-csp="necessary analytics"' in decided.head_html
     assert '"analytics_storage":"granted"' in decided.early_html and '"ad_storage":"denied"' in decided.early_html
+
+
+def test_with_vendors_admitted_before_a_choice_an_undecided_banner_need_not_reload(settings: Settings) -> None:
+    planner = Components(dataclasses.replace(settings, csp_first_visit="vendors")).planner
+    plan = planner.plan(planner.decision(UNDECIDED, PEOPLE), b"wgp.kz", None, None)
+    assert "data-consent-csp" not in plan.head_html
 
 
 def test_the_pages_nonce_goes_on_every_injected_script(planner: Planner) -> None:

@@ -62,18 +62,17 @@ def upstream() -> Iterator[str]:
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("proxy-gateway")
+def _serve(upstream: str, data: Path, *settings: str) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_SECRET_KEYS"] = "browser-test-key-" + "k" * 32
     log = data / "gateway.log"
+    extra = [arg for setting in settings for arg in ("--set", setting)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
-             "--data-dir", str(data), "--set", f"origins={url}"],
+             "--data-dir", str(data), "--set", f"origins={url}", *extra],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -89,13 +88,24 @@ def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(upstream, tmp_path_factory.mktemp("proxy-gateway"))
+
+
+@pytest.fixture(scope="module")
+def gateway_vendors(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The setting for sites that prefer no reload: known vendors admitted before a choice."""
+    yield from _serve(upstream, tmp_path_factory.mktemp("proxy-gateway-vendors"), "csp_first_visit=vendors")
+
+
 @pytest.fixture
-def visit(browser: Any, gateway: str) -> Iterator[Any]:
+def visit(browser: Any, gateway: str, gateway_vendors: str) -> Iterator[Any]:
     """A fresh visitor: own cookies, every request recorded, third parties answered locally."""
     contexts: list[Any] = []
 
-    def make() -> Any:
-        context = browser.new_context(base_url=gateway, user_agent=UA, locale="ru-RU")
+    def make(base: str = gateway) -> Any:
+        context = browser.new_context(base_url=base, user_agent=UA, locale="ru-RU")
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
@@ -164,8 +174,22 @@ def test_no_tracker_after_reject_all_also_after_reload(visit: Any) -> None:
     assert trackers(page) == []
 
 
-def test_accept_all_loads_every_tracker_without_reload(visit: Any) -> None:
+def test_accept_all_reloads_once_and_loads_every_tracker(visit: Any) -> None:
+    """Before a choice the CSP admits only what a refusal does, so the first wider choice reloads the page."""
     page = visit()
+    open_page(page)
+    with page.expect_navigation():
+        page.click("[data-consent-action='accept-all']")
+    for host in ANALYTICS_HOSTS + ("connect.facebook.net", "snap.licdn.com", "www.youtube.com"):
+        wait_for_hosts(page, host)
+        assert host in page.hosts, f"{host} did not load after accept-all: {sorted(set(page.hosts))}"
+    assert "www.googletagmanager.com" in page.hosts
+    assert page.evaluate("window.cspViolations || []") == []
+    assert page.evaluate("document.documentElement.dataset.firstParty") == "ran"
+
+
+def test_with_vendors_admitted_before_a_choice_accept_all_needs_no_reload(visit: Any, gateway_vendors: str) -> None:
+    page = visit(gateway_vendors)
     open_page(page)
     page.evaluate("window.__sameDocument = true")
     page.click("[data-consent-action='accept-all']")
@@ -173,7 +197,17 @@ def test_accept_all_loads_every_tracker_without_reload(visit: Any) -> None:
         wait_for_hosts(page, host)
         assert host in page.hosts, f"{host} did not load after accept-all: {sorted(set(page.hosts))}"
     assert page.evaluate("window.__sameDocument") is True
-    assert "www.googletagmanager.com" in page.hosts
+
+
+def test_a_tracker_a_site_script_injects_before_any_choice_is_refused_and_reported(visit: Any) -> None:
+    page = visit()
+    open_page(page)
+    with page.expect_request(lambda r: r.url.endswith("/_consent/csp-report") and r.method == "POST") as report:
+        page.evaluate("injectTracker('https://connect.facebook.net/en_US/fbevents.js')")
+    assert "connect.facebook.net" in report.value.post_data
+    page.wait_for_timeout(300)
+    assert "connect.facebook.net" not in page.hosts
+    assert any("connect.facebook.net" in b for b in page.evaluate("window.cspViolations || []"))
 
 
 def test_analytics_only_loads_only_analytics(visit: Any) -> None:
