@@ -69,7 +69,8 @@ class Planner:
         """The no-JavaScript consent form, for a person who has not decided yet."""
         if decision.decided or not decision.show_banner:
             return ""
-        return noscript_form(self._state_path, texts["title"], texts["policy_link"], self._policy_url,
+        return noscript_form(self._state_path, texts["title"], texts.get("noscript_body", ""),
+                             texts.get("noscript_link") or texts["policy_link"], self._policy_url,
                              texts["accept_all"], texts["reject_all"])
 
     def _head_html(self, decision: Decision, nonce: str | None) -> str:

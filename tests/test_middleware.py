@@ -91,6 +91,7 @@ async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.As
     # Undecided: the policy of a refusal, so a tag a site script injects before any choice is refused and reported.
     assert r.headers.get_list("content-security-policy") == [REJECTED_ALL_CSP]
     assert 'data-consent-csp="necessary"' in html  # the first choice that grants more reloads the page once
+    assert '<body><noscript><form method="post" action="/_consent/state" data-consent-noscript' in html
 
 
 # A visitor who refused everything: the shipped allow-list (public CDNs) and the necessary vendors (captchas

@@ -35,14 +35,14 @@ _FORM_BUTTON = ("font:inherit;min-width:11em;margin:8px 8px 0 0;padding:.5em 1em
                 "border-radius:4px;background:#0a4d8c;color:#fff;cursor:pointer")
 
 
-def noscript_form(action: str, title: str, policy_label: str, policy_url: str, accept: str, reject: str) -> str:
+def noscript_form(action: str, title: str, body: str, link_label: str, link_url: str, accept: str, reject: str) -> str:
     """The consent form for a browser without JavaScript: it posts to ``action`` and comes back with a 303.
 
     Inside ``<noscript>``, a scripting browser reads it as text and never shows it."""
     e = functools.partial(html.escape, quote=True)
     button = f'<button type="submit" name="action" style="{_FORM_BUTTON}" value='
     return (f'<noscript><form method="post" action="{e(action)}" data-consent-noscript style="{_FORM_STYLE}">'
-            f'<p style="margin:0"><strong>{e(title)}</strong> <a href="{e(policy_url)}">{e(policy_label)}</a></p>'
+            f'<p style="margin:0"><strong>{e(title)}</strong> {e(body)} <a href="{e(link_url)}">{e(link_label)}</a></p>'
             f'{button}"accept_all">{e(accept)}</button>{button}"reject_all">{e(reject)}</button>'
             f"</form></noscript>")
 

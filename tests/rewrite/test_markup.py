@@ -84,3 +84,15 @@ def test_a_page_nonce_with_a_backslash_is_copied_as_it_is(nonce: bytes) -> None:
     """A nonce is the page's text, never a regular-expression replacement template."""
     out = head_markup('<script src="/b.js"></script>', nonce, "utf-8")
     assert out == b'<script nonce="' + nonce + b'" src="/b.js"></script>'
+
+
+def test_noscript_form_posts_both_choices_with_escaped_texts() -> None:
+    from gateway.rewrite import noscript_form
+
+    form = noscript_form("/_consent/state", "Cookies & you", "Optional ones wait.", "Which cookies", "/policy?a=1&b=2",
+                         "Accept all", "Reject all")
+    assert form.startswith('<noscript><form method="post" action="/_consent/state" data-consent-noscript')
+    assert form.endswith("</form></noscript>")
+    assert "Cookies &amp; you" in form and 'href="/policy?a=1&amp;b=2"' in form
+    assert 'name="action" ' in form and 'value="accept_all">Accept all</button>' in form
+    assert 'value="reject_all">Reject all</button>' in form
