@@ -81,11 +81,13 @@ def build_configs(
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        doc = {"lang": lang, "policy_version": policy_version, "policy_url": policy_url, "texts_hash": digest,
+        doc = {"lang": lang, "policy_version": policy_version, "policy_url": policy_url,
                "categories": [{"id": c["id"], "title": c["title"]} for c in cats],
                "texts": {k: texts[k] for k in BANNER_KEYS}}
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        second = {"lang": lang, "details": texts.get("details", ""),
+        # The hash of everything shown, which the consent log records, is published with the second layer: the
+        # first layer's bytes are the ones every visitor downloads.
+        second = {"lang": lang, "texts_hash": digest, "details": texts.get("details", ""),
                   "descriptions": {c["id"]: c["description"] for c in cats}, "categories": by_category}
         vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
         titles = {str(c["id"]): str(c["title"]) for c in cats}

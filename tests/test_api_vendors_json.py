@@ -91,7 +91,7 @@ async def test_vendors_json_carries_the_second_layer_wording(client: httpx.Async
 async def test_texts_hash_covers_the_vendor_wording_of_each_language(
         make_client: ClientFactory, settings: Settings) -> None:
     async def hashes(client: httpx.AsyncClient) -> dict[str, str]:
-        return {lang: (await client.get(f"/_consent/config.json?lang={lang}")).json()["texts_hash"]
+        return {lang: (await client.get(f"/_consent/vendors.json?lang={lang}")).json()["texts_hash"]
                 for lang in ("ru", "kk", "en")}
 
     shipped = await hashes(await make_client(settings))
@@ -106,7 +106,7 @@ async def test_texts_hash_covers_the_vendor_wording_of_each_language(
 
 async def test_consent_log_records_the_hash_of_the_language_shown(
         client: httpx.AsyncClient, settings: Settings) -> None:
-    kk = (await client.get("/_consent/config.json?lang=kk")).json()
+    kk = (await client.get("/_consent/vendors.json?lang=kk")).json()
     r = await client.put("/_consent/state", content=json.dumps({"action": "reject_all", "lang": "kk"}),
                          headers={"content-type": "application/json", "origin": SITE})
     assert r.status_code == 200

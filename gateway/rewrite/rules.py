@@ -15,6 +15,8 @@ from gateway.vocabulary import CATEGORIES
 
 URL: Final = "url"  # the value is one URL
 SRCSET: Final = "srcset"  # the value is a srcset list: "a.jpg 1x, b.jpg 2x"
+BACKGROUND: Final = "background"  # one URL, or CSS naming it: "url(a.jpg)"
+ANY: Final = b"*"  # the row holds for every element
 
 
 class Load(NamedTuple):
@@ -45,6 +47,18 @@ LOADS: Final = (
     Load(b"input", b"src"),
     Load(b"link", b"href"),
     Load(b"link", b"imagesrcset", SRCSET),
+    # Lazy loading (lazysizes, lozad, WP Rocket, jQuery Lazy, Tilda, Bitrix templates): a script copies these
+    # into src/srcset/style later, so they load as surely as the attribute they stand for. Any element.
+    Load(ANY, b"data-src"),
+    Load(ANY, b"data-srcset", SRCSET),
+    Load(ANY, b"data-lazy-src"),
+    Load(ANY, b"data-lazy-srcset", SRCSET),
+    Load(ANY, b"data-original"),
+    Load(ANY, b"data-lazy"),
+    Load(ANY, b"data-bg", BACKGROUND),
+    Load(ANY, b"data-background", BACKGROUND),
+    Load(ANY, b"data-background-image", BACKGROUND),
+    Load(ANY, b"data-lazy-background", BACKGROUND),
 )
 
 # rel values with which a <link> fetches its href (any one of its space-separated tokens).
@@ -106,18 +120,22 @@ FONT_BREAKOUT_ATTRS: Final = (b"color", b"face", b"size")
 # -- derived from LOADS --------------------------------------------------------------------------------------------
 
 
-def _by_element(rows: Iterable[Load]) -> dict[bytes, tuple[tuple[bytes, bool], ...]]:
-    grouped: dict[bytes, list[tuple[bytes, bool]]] = {}
+def _by_element(rows: Iterable[Load]) -> dict[bytes, tuple[tuple[bytes, str], ...]]:
+    grouped: dict[bytes, list[tuple[bytes, str]]] = {}
     for row in rows:
-        grouped.setdefault(row.element, []).append((row.attribute, row.kind == SRCSET))
-    return {element: tuple(attrs) for element, attrs in grouped.items()}
+        grouped.setdefault(row.element, []).append((row.attribute, row.kind))
+    anywhere = grouped.pop(ANY, [])
+    return {element: tuple(attrs + anywhere) for element, attrs in grouped.items()}
 
 
-# element -> ((attribute, is a srcset), ...), in LOADS order
+# element -> ((attribute, kind), ...), in LOADS order, the rows for every element last
 URL_ATTRS: Final = _by_element(LOADS)
+# The rows that hold for every element: ((attribute, kind), ...)
+ANY_ATTRS: Final = tuple((row.attribute, row.kind) for row in LOADS if row.element == ANY)
 # Every attribute name that can hold a URL somewhere, in order of first appearance.
 URL_ATTR_NAMES: Final = tuple(dict.fromkeys(row.attribute for row in LOADS))
-# Every element that can load something: the tokenizer's fast paths send these to the rewriter.
+# Every element that loads from an attribute of its own: the tokenizer's fast paths send these to the rewriter
+# (any other element only when it carries one of ANY_ATTRS).
 LOADING: Final = (b"script", *URL_ATTRS)
 
 _RANK = {c: i for i, c in enumerate(CATEGORIES)}

@@ -16,7 +16,7 @@ from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.charset import PageCharset
 from gateway.rewrite.css import css_category
 from gateway.rewrite.markup import placeholder_markup
-from gateway.rewrite.rules import GATES, URL_ATTRS, Gate, executable, strictest
+from gateway.rewrite.rules import ANY_ATTRS, BACKGROUND, GATES, SRCSET, URL_ATTRS, Gate, executable, strictest
 from gateway.vendors import Catalogue, split_url
 
 Out = list[bytes | memoryview]
@@ -30,7 +30,11 @@ _ELEMENTS = {
            GATES.get(name))
     for name, urls in URL_ATTRS.items()
 }
-_STYLE_ONLY: tuple[tuple[tuple[bytes, bool], ...], tk.Picker, Gate | None] = ((), _STYLE_PICKER, None)
+_Element = tuple[tuple[tuple[bytes, str], ...], tk.Picker, Gate | None]
+_STYLE_ONLY: _Element = ((), _STYLE_PICKER, None)
+# Any other element loads only through style or a lazy-loading attribute (rules.ANY_ATTRS); most carry none.
+_ANY_ONLY: _Element = (ANY_ATTRS, tk.attr_picker(*(a for a, _ in ANY_ATTRS), b"style"), None)
+_ANY_HINT = re.compile(b"(?i:" + b"|".join(re.escape(a) for a, _ in ANY_ATTRS) + b")[\t\n\f\r ]*=")
 SCRIPT_PICKER = tk.attr_picker(b"type", b"src", b"nonce")
 _SRCSET_URL = re.compile(r"(?:^|,)\s*([^\s,]\S*)")
 # A tag in which every URL is relative (no "//", no scheme, nothing escaped or disguised) cannot load from
@@ -85,8 +89,11 @@ class TagRewriter:
     def rewrite(self, name: bytes, tag: bytes, name_end: int, partial: bool = False) -> tuple[bytes, str, str]:
         """(tag, first blocked URL, category); the tag unchanged unless something in it is blocked. ``partial``:
         the tag is cut, or is decided on its first max_carry bytes."""
-        url_attrs, pick, gate = _ELEMENTS.get(name, _STYLE_ONLY)
         view = tag[: self._max_carry] if partial else tag
+        entry = _ELEMENTS.get(name)
+        if entry is None:
+            entry = _ANY_ONLY if _ANY_HINT.search(view) else _STYLE_ONLY
+        url_attrs, pick, gate = entry
         if _ABSOLUTE.search(view) is None or not url_attrs and (b"(" not in view or b"url(" not in view.lower()):
             return tag, "", ""  # every URL relative; or no URL attribute and no url()
         attrs = pick(view, name_end)
@@ -98,11 +105,17 @@ class TagRewriter:
         renames: set[bytes] = set()
         categories: list[str] = []
         blocked_url = ""
-        for attr_name, is_srcset in url_attrs:
+        for attr_name, kind in url_attrs:
             if attr_name not in first:
                 continue
             text = self.value(first, attr_name, partial)
-            urls = [u.rstrip(",") for u in _SRCSET_URL.findall(text)] if is_srcset else [text]
+            if kind == BACKGROUND and "(" in text:
+                category = css_category(text, self.blocked_category)
+                if category:
+                    renames.add(attr_name)
+                    categories.append(category)
+                continue
+            urls = [u.rstrip(",") for u in _SRCSET_URL.findall(text)] if kind == SRCSET else [text]
             for url in urls:
                 category = self.blocked_category(url)
                 if category:
@@ -164,7 +177,7 @@ class TagRewriter:
             name = m.group(1).lower()
             if len(m.group()) > self._max_carry:
                 pass  # would have been flushed unread had it arrived in pieces (see HtmlFilter._overflow)
-            elif name in URL_ATTRS or b"style" in m.group().lower():
+            elif name in URL_ATTRS or b"style" in m.group().lower() or _ANY_HINT.search(m.group()):
                 new, _, category = self.rewrite(name, m.group(), m.end(1) - m.start())
                 if category:
                     out.append(buf[last:lt])

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from gateway.rewrite.rules import BREAKOUT, LOADING, RAWTEXT, URL_ATTR_NAMES
+from gateway.rewrite.rules import ANY_ATTRS, BREAKOUT, LOADING, RAWTEXT, URL_ATTR_NAMES
 
 _WS = rb"\t\n\f\r "  # HTML whitespace; \v is not in it
 _NAME = rb"[a-zA-Z][^\t\n\f\r />]*+"
@@ -78,8 +78,17 @@ def _trie(names: tuple[bytes, ...]) -> bytes:
 # only right after "name=" (the "=" preceded by a name character). Anything unusual (upper case,
 # "name =", stray quotes, "=" after a quoted value) falls out of it and is read exactly by START_TAG/END_TAG
 # in Python, so the shortcut never decides differently from the tokenizer where a tag ends.
+def _not_before(names: tuple[bytes, ...]) -> bytes:
+    """Lookbehinds refusing an "=" right after any of ``names`` (case-insensitive), one per distinct ending."""
+    return b"".join(rb"(?<!" + b"".join(b"[" + bytes([c]) + bytes([c]).upper() + b"]" if bytes([c]).isalpha()
+                                           else re.escape(bytes([c])) for c in name) + rb")"
+                    for name in sorted(set(names)))
+
+
+# Attributes any element may load from (rules.ANY_ATTRS): a tag carrying one leaves the boring fast path.
+_ANY_NAMES = tuple(a for a, _ in ANY_ATTRS)
 _BORING_ATTRS = (
-    rb"[^>\"'=]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])=[\t\n\f\r ]*+"
+    rb"[^>\"'=]*+(?:(?<=[^\t\n\f\r /\"'])(?<![sS][tT][yY][lL][eE])" + _not_before(_ANY_NAMES) + rb"=[\t\n\f\r ]*+"
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >\"']*+)[^>\"'=]*+)*+>"
 )
 _BORING_NAME = rb"[a-z][a-z0-9\-]*+(?=[\t\n\f\r />])"
@@ -124,6 +133,7 @@ def _relative_attrs(first_party: bytes, no_gt: bytes = b"") -> bytes:
 # must be relative. Quoted values may not contain ">", so the tag ends at its first ">", and a lookahead
 # keeps the tag within max_carry bytes: a longer one is decided by Python on its beginning, never here.
 _URL_NAMES = rb"(?i:" + b"|".join(re.escape(n) for n in URL_ATTR_NAMES) + rb")"  # every attribute in rules.LOADS
+_ANY_URL_NAMES = rb"(?i:" + b"|".join(re.escape(n) for n in sorted(_ANY_NAMES, key=len, reverse=True)) + rb")"
 _NAME_ENDS = rb"(?![^\t\n\f\r />=])"
 _DELIM = rb"(?=[\t\n\f\r />])"
 _VALUE_NO_GT = rb"\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+"
@@ -141,12 +151,17 @@ def _named_attr(name: bytes, value: bytes) -> bytes:
     )
 
 
-def _checked_attrs(url_value: bytes | None = None) -> bytes:
-    """The attributes of a tag and its ">", checked as described above; ``url_value`` on loading elements."""
+def _checked_attrs(url_value: bytes | None = None, any_value: bytes | None = None) -> bytes:
+    """The attributes of a tag and its ">", checked as described above; ``url_value`` on loading elements,
+    ``any_value`` for the lazy-loading attributes every element may carry (without it, such a tag is refused)."""
     special, checked = rb"(?i:style)", [_named_attr(rb"(?i:style)", _INERT_STYLE)]
     if url_value is not None:
         special = rb"(?:(?i:style)|" + _URL_NAMES + rb")"
         checked.append(_named_attr(_URL_NAMES, url_value))
+    else:
+        special = rb"(?:(?i:style)|" + _ANY_URL_NAMES + rb")"
+        if any_value is not None:
+            checked.append(_named_attr(_ANY_URL_NAMES, any_value))
     other = rb"(?!" + special + _NAME_ENDS + rb")" + _named_attr(rb"[^\t\n\f\r />][^\t\n\f\r />=]*+", _VALUE_NO_GT)
     return rb"(?:[\t\n\f\r /]++|" + b"|".join([*checked, other]) + rb")*+>"
 
@@ -169,8 +184,9 @@ _INERT_CSS = rb"(?:[^<@uU]|@(?!(?i:import))|[uU](?!(?i:rl\()))"
 # inline <svg> (an icon) made of elements that neither load anything nor end foreign content.
 def _skip_after(first_party: bytes, max_carry: int) -> re.Pattern[bytes]:
     dq, sq, uq = _relative_values(first_party, b">")
-    loading_attrs = _checked_attrs(dq + rb"|" + sq + rb"|" + uq + rb"(?![^\t\n\f\r >])")
-    plain_attrs = rb"(?:" + _BORING_ATTRS_NO_GT + rb"|" + _checked_attrs() + rb")"
+    relative = dq + rb"|" + sq + rb"|" + uq + rb"(?![^\t\n\f\r >])"
+    loading_attrs = _checked_attrs(relative)
+    plain_attrs = rb"(?:" + _BORING_ATTRS_NO_GT + rb"|" + _checked_attrs(any_value=relative) + rb")"
 
     def bounded(name_len: int) -> bytes:
         """After "<" and a name of at most ``name_len`` bytes: the tag's first ">" is within max_carry."""
@@ -189,7 +205,7 @@ def _skip_after(first_party: bytes, max_carry: int) -> re.Pattern[bytes]:
         # Second chances for what the fast forms turned down: lower-case names, checked before the bound (a
         # name of up to 63 bytes; <body> is left to Python, which puts pending early_html there).
         rb"<(?!" + _trie((*LOADING, *STATEFUL, b"body")) + rb"[\t\n\f\r />])[a-z][a-z0-9\-]{0,62}+"
-        + _DELIM + bounded(63) + _checked_attrs(),
+        + _DELIM + bounded(63) + _checked_attrs(any_value=relative),
         rb"<" + _trie(_RELATIVE_LOADING) + _DELIM + bounded(6) + loading_attrs,
         rb"</(?!" + _names((b"svg", b"math", b"head")) + rb"[\t\n\f\r />])" + _NAME + _ATTRS + rb">",
         # Raw text and foreign content, whole.

@@ -8,8 +8,7 @@ function $$(sel,el){return(el||C).querySelectorAll(sel);}
 function F(c){return c=="necessary"||!!(E()&&P.categories&&P.categories[c]);}
 function E(){return!!P.decided&&!P.stale&&(!L.policy_version||!P.policy_version||L.policy_version==P.policy_version);}
 function S(){}
-function I0(el){["src","srcset","href","poster","data","style"].forEach(a=>{var v=el.getAttribute("data-consent-"+a);if(v!=null){el.setAttribute(a,v);el.removeAttribute("data-consent-"+a);}
-});var P0=el.tagName=="SOURCE"?el.parentNode:el;if(P0&&typeof P0.load=="function"&&/^(VIDEO|AUDIO)$/.test(P0.tagName))P0.load();}
+function I0(el){var l={},u;[].slice.call(el.attributes).forEach(a=>{var n=/^data-consent-(.+)/.exec(a.name),k;if(!n||(n=n[1])=="activated")return;el.setAttribute(n=="xlink:href"?"href":n,a.value);el.removeAttribute(a.name);if(n!=(k=n.replace(/^data-(lazy-)?/,"")))l[k]=a.value;});u=l.src||l.original||l.lazy;if(u&&"src" in el){if(!/\/\//.test(el.getAttribute("src")))el.src=u;}else l.bg=l.bg||u;if(l.srcset&&!el.srcset)el.srcset=l.srcset;u=l.bg||l.background||l["background-image"];if(u&&!el.style.backgroundImage)el.style.backgroundImage=/\(/.test(u)?u:"url("+u+")";var P0=el.tagName=="SOURCE"?el.parentNode:el;if(P0&&typeof P0.load=="function"&&/^(VIDEO|AUDIO)$/.test(P0.tagName))P0.load();}
 function J0(old){return new Promise(done=>{var s=d.createElement("script");for(var i=0;i<old.attributes.length;i++){var a=old.attributes[i];if(!/^(type|data-consent-(src|type))$/.test(a.name))s.setAttribute(a.name,a.value);}
 var type=old.getAttribute("data-consent-type"),src=old.getAttribute("data-consent-src");if(type)s.type=type;if(old.nonce)s.nonce=old.nonce;if(src){s.async=false;s.onload=s.onerror=()=>done();s.src=src;}else{s.text=old.text;}
 old.parentNode.replaceChild(s,old);if(!src)done();});}
@@ -19,7 +18,7 @@ function V(){var g=c=>F(c)?"granted":"denied";return{ad_storage:g("marketing"),a
 };}
 function H0(){var cm=V();w.gtag("consent","update",cm);w.dataLayer.push({event:"consent_update",consent:cm});var detail=getConsent();d.dispatchEvent(new CustomEvent("consent:change",{detail:detail}));M.forEach(fn=>{try{fn(detail);}catch(e){setTimeout(()=>{throw e;});}});F0();if(!d.querySelector("[data-consent-open]"))T();}
 function getConsent(){var c={};Y.forEach(k=>{c[k]=F(k);});return Object.assign({},P,{decided:E(),categories:c});}
-function J(body){body.lang=L.lang||R0||undefined;body.texts_hash=L.texts_hash;return A0.then(()=>E0("state","PUT",body)).then(s=>{P=s;if(!E())throw new Error("state not recorded");S0();var csp=me.getAttribute("data-consent-csp");if(csp!=null&&Y.some(c=>F(c)&&csp.split(" ").indexOf(c)<0)){return w.location.reload();}
+function J(body){body.lang=L.lang||R0||undefined;return A0.then(()=>E0("state","PUT",body)).then(s=>{P=s;if(!E())throw new Error("state not recorded");S0();var csp=me.getAttribute("data-consent-csp");if(csp!=null&&Y.some(c=>F(c)&&csp.split(" ").indexOf(c)<0)){return w.location.reload();}
 H0();return getConsent();},e=>{if(C)C.setAttribute("data-consent-error","");throw e;});}
 function set(X){var B0={};Y.slice(1).forEach(c=>{B0[c]=c in X?!!X[c]:F(c);});return J({categories:B0});}
 function G(action,label){return '<button type="button" class="cg-btn" data-consent-action="'+action+'">'+t(label)+"</button>";}

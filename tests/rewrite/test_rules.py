@@ -22,7 +22,11 @@ CONTEXTS: list[Context] = [
     ("after the banner, a colon elsewhere", BANNER, "<p>x</p>", "", ' title="Note: 1"'),
     ("noscript", "", "<noscript>", "</noscript>", ""),
 ]
-ROWS = [pytest.param(row, id=f"{row.element.decode()} {row.attribute.decode()}") for row in rules.LOADS]
+# A row for every element is tried on elements with rows of their own and on ones without.
+ANY_ELEMENTS = (b"div", b"a", b"section", b"img", b"iframe", b"video")
+CONCRETE = [r._replace(element=e) if r.element == rules.ANY else r
+            for r in rules.LOADS for e in (ANY_ELEMENTS if r.element == rules.ANY else (r.element,))]
+ROWS = [pytest.param(row, id=f"{row.element.decode()} {row.attribute.decode()}") for row in CONCRETE]
 CONTEXT_PARAMS = [pytest.param(c, id=c[0]) for c in CONTEXTS]
 
 

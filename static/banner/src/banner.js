@@ -52,11 +52,23 @@
   function noop() {}
 
   // ---- activation of blocked elements ------------------------------------------------------------
+  // Every attribute the gateway renamed to data-consent-<name> gets its name back (src, srcset, xlink:href,
+  // data-src ...). A lazy-loading library may have passed the element by already: what it would have loaded
+  // is loaded now.
   function swapAttrs(el) {
-    ["src", "srcset", "href", "poster", "data", "style"].forEach(a => {
-      var v = el.getAttribute("data-consent-" + a);
-      if (v != null) { el.setAttribute(a, v); el.removeAttribute("data-consent-" + a); }
+    var l = {}, u;
+    [].slice.call(el.attributes).forEach(a => {
+      var n = /^data-consent-(.+)/.exec(a.name), k;
+      if (!n || (n = n[1]) == "activated") return;
+      el.setAttribute(n == "xlink:href" ? "href" : n, a.value);
+      el.removeAttribute(a.name);
+      if (n != (k = n.replace(/^data-(lazy-)?/, ""))) l[k] = a.value;
     });
+    u = l.src || l.original || l.lazy;
+    if (u && "src" in el) { if (!/\/\//.test(el.getAttribute("src"))) el.src = u; } else l.bg = l.bg || u;
+    if (l.srcset && !el.srcset) el.srcset = l.srcset;
+    u = l.bg || l.background || l["background-image"];
+    if (u && !el.style.backgroundImage) el.style.backgroundImage = /\(/.test(u) ? u : "url(" + u + ")";
     var media = el.tagName == "SOURCE" ? el.parentNode : el;
     if (media && typeof media.load == "function" && /^(VIDEO|AUDIO)$/.test(media.tagName)) media.load();
   }
@@ -138,7 +150,6 @@
   }
   function choose(body) {
     body.lang = cfg.lang || lang || undefined;
-    body.texts_hash = cfg.texts_hash;
     return ready.then(() => api("state", "PUT", body)).then(s => {
       state = s;
       if (!decided()) throw new Error("state not recorded");
