@@ -79,10 +79,12 @@ def _trie(names: tuple[bytes, ...]) -> bytes:
 # "name =", stray quotes, "=" after a quoted value) falls out of it and is read exactly by START_TAG/END_TAG
 # in Python, so the shortcut never decides differently from the tokenizer where a tag ends.
 def _not_before(names: tuple[bytes, ...]) -> bytes:
-    """Lookbehinds refusing an "=" right after any of ``names`` (case-insensitive), one per distinct ending."""
-    return b"".join(rb"(?<!" + b"".join(b"[" + bytes([c]) + bytes([c]).upper() + b"]" if bytes([c]).isalpha()
-                                           else re.escape(bytes([c])) for c in name) + rb")"
-                    for name in sorted(set(names)))
+    """One lookbehind refusing an "=" right after the last three characters of any of ``names`` (any case):
+    a single fixed-width test per "=" keeps the fast path fast; a name that merely ends alike (charset) is
+    read by the second chance below instead, which decides exactly."""
+    ends = sorted({name[-3:] for name in names})
+    return rb"(?<!" + b"|".join(b"".join(b"[" + bytes([c]) + bytes([c]).upper() + b"]" if bytes([c]).isalpha()
+                                          else re.escape(bytes([c])) for c in end) for end in ends) + rb")"
 
 
 # Attributes any element may load from (rules.ANY_ATTRS): a tag carrying one leaves the boring fast path.
