@@ -24,8 +24,9 @@ Behaviour worth knowing (the limits are deliberate and documented here rather th
 - Nonce: with ``plan.nonce``, the nonce of a ``<meta http-equiv="Content-Security-Policy">`` or of any
   ``<script nonce>`` seen before the injection point is copied onto each ``<script`` of ``head_html``
   that has none. A nonce that exists only in the response header is the caller's to put into head_html.
-- ``<base href>`` pointing at a third party, ``srcdoc`` iframes, legacy ``background=`` attributes and
-  ``data-src`` lazy-loading (a first-party script copies it later) are not followed; the CSP covers them.
+- ``<base href>`` on a blocked host, ``srcdoc`` iframes whose markup names a blocked URL, SVG ``<use>``/
+  ``<feImage>``, legacy ``background=`` attributes, icon and manifest links, and lazy-loading attributes
+  (``data-src``, ``data-lazy-src``, ``data-original``, ``data-bg`` ... on any element) follow the rules table.
 - With nothing blocked and nothing to inject the filter is a pass-through and costs nothing.
 - A utf-16/32 page (declared by the caller) passes through untouched and is left to the CSP. Inserted text
   that the page's charset cannot encode becomes character references (fine in markup, not inside a

@@ -16,6 +16,7 @@ from gateway.vocabulary import CATEGORIES
 URL: Final = "url"  # the value is one URL
 SRCSET: Final = "srcset"  # the value is a srcset list: "a.jpg 1x, b.jpg 2x"
 BACKGROUND: Final = "background"  # one URL, or CSS naming it: "url(a.jpg)"
+DOCUMENT: Final = "document"  # markup of its own (srcdoc): every absolute URL in it counts
 ANY: Final = b"*"  # the row holds for every element
 
 
@@ -35,6 +36,7 @@ LOADS: Final = (
     Load(b"image", b"href"),
     Load(b"image", b"xlink:href"),
     Load(b"iframe", b"src"),
+    Load(b"iframe", b"srcdoc", DOCUMENT),
     Load(b"frame", b"src"),
     Load(b"embed", b"src"),
     Load(b"object", b"data"),
@@ -47,6 +49,19 @@ LOADS: Final = (
     Load(b"input", b"src"),
     Load(b"link", b"href"),
     Load(b"link", b"imagesrcset", SRCSET),
+    # <base href> on a third party makes every relative URL after it third-party: blocked, relative URLs stay home.
+    Load(b"base", b"href"),
+    # SVG: <use> and <feImage> fetch what they reference (<image> is above).
+    Load(b"use", b"href"),
+    Load(b"use", b"xlink:href"),
+    Load(b"feimage", b"href"),
+    Load(b"feimage", b"xlink:href"),
+    # The legacy background attribute loads an image.
+    Load(b"body", b"background"),
+    Load(b"table", b"background"),
+    Load(b"td", b"background"),
+    Load(b"th", b"background"),
+    Load(b"tr", b"background"),
     # Lazy loading (lazysizes, lozad, WP Rocket, jQuery Lazy, Tilda, Bitrix templates): a script copies these
     # into src/srcset/style later, so they load as surely as the attribute they stand for. Any element.
     Load(ANY, b"data-src"),
@@ -63,7 +78,8 @@ LOADS: Final = (
 
 # rel values with which a <link> fetches its href (any one of its space-separated tokens).
 LINK_RELS: Final = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "stylesheet",
-                              "prerender"})
+                              "prerender", "icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon",
+                              "manifest"})
 
 
 def _link_loads(rel: str) -> bool:

@@ -1,9 +1,13 @@
 """``<script>`` elements: the opening tag decided on its type and src, an inline one held until its body is known.
 
 An inline script's opening tag and body are held (at most ``max_carry`` bytes) until the end tag, so the tag can
-still be rewritten if the body carries a vendor signature; a longer one is decided on its first ``max_carry``
-bytes and streamed from there. A script matching several vendors is labelled with the strictest blocked
-category (marketing > analytics > preferences).
+still be rewritten if the body loads a blocked vendor: it carries a vendor's loader signature, or a string
+literal holding a catalogue vendor's script or pixel URL (``s.src = "https://mc.yandex.ru/metrika/tag.js"``,
+``document.write('<img src="https://vk.com/rtrg?p=1">')``). Calls on a vendor's global (``fbq('track')``,
+``ym(1, 'reachGoal')``) and mere links to a vendor's site load nothing and stay. A longer script is decided on
+its first ``max_carry`` bytes and streamed from there. A script matching several vendors is labelled with the
+strictest blocked category (marketing > analytics > preferences). Speculation rules (``<script
+type="speculationrules">``) naming a blocked host are blocked too: the browser would prefetch or prerender it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,17 @@ import re
 from gateway.rewrite.rules import executable, strictest
 from gateway.rewrite.tags import SCRIPT_PICKER, Out, TagRewriter, block_script, first_of
 from gateway.vendors import REGEX_BODY_LIMIT, Catalogue
+
+# A URL at the start of a string literal (or of an attribute value inside one): quote or "=", then the scheme or
+# "//", then the host and path, with "\/" as JSON writes "/".
+_URL_LITERAL = re.compile(rb"""(?<=["'`=])((?:https?:)?(?:\\?/){2}[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?"""
+                          rb"""(?:\\?/[^\s"'`<>\\]*)*)""")
+# What makes a vendor URL a script or a pixel rather than a link to a page: a script or image file, or a
+# collection endpoint.
+_LOADS = re.compile(r"\.(?:js|mjs|gif|png|jpe?g|webp|svg)(?:[?#]|$)|/(?:tr|rtrg|watch|collect|pixel|px|event|"
+                    r"events|track|tracking|counter|hit|beacon|analytics|tag|tags|metrika|gtm|gtag|sdk|insight|"
+                    r"pagead|conversion|i)(?:[/?.#]|$)", re.IGNORECASE)
+SPECULATION_RULES = "speculationrules"
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,6 +63,7 @@ class ScriptHolder:
         self._size = 0
         self._tag = b""
         self._name_end = 0
+        self._speculation = False
 
     def start(self, tag: bytes, name_end: int, out: Out) -> tuple[bytes | None, str | None]:
         """An HTML <script> start tag: sent on (rewritten if its src is blocked), or held if inline and
@@ -55,7 +71,9 @@ class ScriptHolder:
         attrs = SCRIPT_PICKER(tag, name_end)
         first = first_of(attrs)
         nonce = first[b"nonce"].value if b"nonce" in first else None
-        if not executable(self._tags.value(first, b"type")):
+        script_type = self._tags.value(first, b"type")
+        self._speculation = script_type.strip().lower() == SPECULATION_RULES
+        if not executable(script_type) and not self._speculation:
             out.append(tag)  # JSON-LD, importmap, templates: data, never executed
             return nonce, None
         if b"src" in first:
@@ -83,12 +101,15 @@ class ScriptHolder:
         body = b"".join(self._parts)
         # Only the first max_carry bytes decide, however the body was chunked.
         head = body[: self._max_carry]
-        signatures, category_of = _inline_signatures(self._catalogue)
-        if len(head) > REGEX_BODY_LIMIT or signatures is None:
-            categories = {v.category for v in self._catalogue.vendors_for_inline_bytes(head)}
+        if self._speculation:
+            categories = self._urls(head, any_host=True)
         else:
-            categories = {category_of[s] for s in signatures.findall(head)}
-        categories &= self._blocked
+            signatures, category_of = _inline_signatures(self._catalogue)
+            if len(head) > REGEX_BODY_LIMIT or signatures is None:
+                categories = {v.category for v in self._catalogue.vendors_for_inline_bytes(head)}
+            else:
+                categories = {category_of[s] for s in signatures.findall(head)}
+            categories = (categories & self._blocked) | self._urls(head)
         tag = self._tag
         if categories:
             attrs = SCRIPT_PICKER(tag, self._name_end)
@@ -96,3 +117,18 @@ class ScriptHolder:
         out.append(tag)
         out.append(body)
         self.holding, self._parts = False, []
+
+    def _urls(self, text: bytes, any_host: bool = False) -> set[str]:
+        """Blocked categories of the URLs in the script's string literals: catalogue vendors' scripts and pixels,
+        or (``any_host``, speculation rules) every URL the browser would fetch."""
+        if b"//" not in text:
+            return set()
+        found: set[str] = set()
+        for m in _URL_LITERAL.finditer(text):
+            url = m.group(1).replace(b"\\/", b"/").decode("ascii", "replace")
+            if not any_host and (self._catalogue.vendor_for_url(url) is None or not _LOADS.search(url)):
+                continue
+            category = self._tags.blocked_category(url)
+            if category:
+                found.add(category)
+        return found

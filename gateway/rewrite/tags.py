@@ -16,7 +16,7 @@ from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.charset import PageCharset
 from gateway.rewrite.css import css_category
 from gateway.rewrite.markup import placeholder_markup
-from gateway.rewrite.rules import ANY_ATTRS, BACKGROUND, GATES, SRCSET, URL_ATTRS, Gate, executable, strictest
+from gateway.rewrite.rules import ANY_ATTRS, BACKGROUND, DOCUMENT, GATES, SRCSET, URL_ATTRS, Gate, executable, strictest
 from gateway.vendors import Catalogue, split_url
 
 Out = list[bytes | memoryview]
@@ -37,6 +37,8 @@ _ANY_ONLY: _Element = (ANY_ATTRS, tk.attr_picker(*(a for a, _ in ANY_ATTRS), b"s
 _ANY_HINT = re.compile(b"(?i:" + b"|".join(re.escape(a) for a, _ in ANY_ATTRS) + b")[\t\n\f\r ]*=")
 SCRIPT_PICKER = tk.attr_picker(b"type", b"src", b"nonce")
 _SRCSET_URL = re.compile(r"(?:^|,)\s*([^\s,]\S*)")
+# Absolute URLs anywhere in a srcdoc document (its tags, its styles, its scripts' strings).
+_DOCUMENT_URL = re.compile(r"(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}[^\s\"'<>)]*")
 # A tag in which every URL is relative (no "//", no scheme, nothing escaped or disguised) cannot load from
 # a third party. Most tags on a page are first-party images and links; this keeps them off the slow path.
 _ABSOLUTE = re.compile(rb"//|[:\\&]|/[\t\n\r]")
@@ -115,7 +117,10 @@ class TagRewriter:
                     renames.add(attr_name)
                     categories.append(category)
                 continue
-            urls = [u.rstrip(",") for u in _SRCSET_URL.findall(text)] if kind == SRCSET else [text]
+            if kind == DOCUMENT:
+                urls = _DOCUMENT_URL.findall(text)
+            else:
+                urls = [u.rstrip(",") for u in _SRCSET_URL.findall(text)] if kind == SRCSET else [text]
             for url in urls:
                 category = self.blocked_category(url)
                 if category:

@@ -102,6 +102,8 @@ assert _BORING_ATTRS_NO_GT != _BORING_ATTRS
 # the commonest "interesting" tag on a page. Not <script> (held, and early_html goes before it), nor <iframe>
 # (taken whole with its raw text below), nor the rare <frame>.
 _RELATIVE_LOADING = tuple(n for n in LOADING if n not in (b"script", b"iframe", b"frame"))
+# Loading elements met inside <svg> (lower-case spellings; <feImage> as written goes to Python).
+_SVG_LOADING = tuple(n for n in (b"use", b"image", b"feimage") if n in LOADING)
 
 
 def _relative_values(first_party: bytes, no_gt: bytes = b"") -> tuple[bytes, bytes, bytes]:
@@ -198,7 +200,10 @@ def _skip_after(first_party: bytes, max_carry: int) -> re.Pattern[bytes]:
     # no nested svg/math, nothing that loads) up to the </svg> that ends foreign content.
     foreign_start = rb"<(?!" + _names((*BREAKOUT, b"font", b"svg", b"math", *LOADING)) + rb"[\t\n\f\r />])"
     foreign_start += rb"[a-zA-Z](?=[^>]{0,%d}>)" % max(0, max_carry - 3) + rb"[^\t\n\f\r />]*+" + plain_attrs
-    foreign = rb"(?:[^<]++|<(?:" + b"|".join(a[1:] for a in (foreign_start, *_FOREIGN)) + rb"))*+"
+    # SVG elements that load (icons' <use href="#icon">, sprites on the site itself): whole when every value is
+    # relative or first-party, like the loading elements outside.
+    foreign_loading = rb"<" + _trie(_SVG_LOADING) + _DELIM + bounded(7) + _relative_attrs(first_party, b">")
+    foreign = rb"(?:[^<]++|<(?:" + b"|".join(a[1:] for a in (foreign_start, foreign_loading, *_FOREIGN)) + rb"))*+"
     return _skip(
         rb"</(?!(?:svg|math)[\t\n\f\r />])" + _BORING_NAME + rb"[\t\n\f\r ]*+>",
         _BOGUS_END,

@@ -309,3 +309,35 @@ def test_small_case_gives_the_same_output_at_every_split_point(label: str, page:
     whole = run(data)
     assert [i for i in range(len(data) + 1) if run(data, plan(), [i]) != whole] == []
 
+
+
+def test_a_srcdoc_iframe_that_loads_a_tracker_is_blocked_behind_its_placeholder() -> None:
+    from tests.rewrite.conftest import filt
+
+    srcdoc = ("&lt;a href=https://www.youtube.com/embed/abc?autoplay=1&gt;&lt;img "
+              "src=https://i.ytimg.com/vi/abc/hqdefault.jpg&gt;&lt;/a&gt;")
+    out = filt(f'<iframe srcdoc="{srcdoc}" title="video"></iframe>')
+    assert out.startswith('<iframe data-consent-category="marketing" data-consent-style="" style="display:none" '
+                          f'data-consent-srcdoc="{srcdoc}" title="video"></iframe><div class="consent-placeholder"')
+    assert "YouTube" in out
+
+
+def test_a_srcdoc_of_the_sites_own_markup_passes() -> None:
+    from tests.rewrite.conftest import filt
+
+    tag = '<iframe srcdoc="&lt;p&gt;Hello &lt;img src=/logo.png&gt;&lt;/p&gt;"></iframe>'
+    assert filt(tag) == tag
+
+
+@pytest.mark.parametrize("head_html", ["", "<script src=/b.js></script>"], ids=["page", "after the banner"])
+def test_svg_use_on_a_tracker_is_blocked_and_the_sites_own_icons_pass(head_html: str) -> None:
+    from tests.rewrite.conftest import plan, run
+
+    icons = ('<svg class="icon"><use href="#icon-phone"></use></svg>'
+             '<svg><use xlink:href="/local/templates/main/sprite.svg#mail"/></svg>')
+    tracker = '<svg><use href="https://tracker.example/s.svg#x"/></svg>'
+    page = f"<p>x</p>{icons}{tracker}".encode()
+    out = run(page, plan(head_html=head_html))
+    assert icons.encode() in out
+    assert b'<use data-consent-category="marketing" data-consent-href="https://tracker.example/s.svg#x"/>' in out
+    assert all(run(page, plan(head_html=head_html), [cut]) == out for cut in range(1, len(page)))
