@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,6 +34,7 @@ from .visitor import VisitorReader
 from .vocabulary import OPTIONAL
 
 MAX_BODY = 4096
+MAX_DEPTH = 16  # a consent choice nests 2 levels, a CSP report 3
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 KEPT_AFTER_ERASE = [
     {"what": "one 'erase' record: the random consent id and the time of this request",
@@ -233,11 +235,7 @@ class ConsentAPI:
         return Response(status_code=204)
 
     async def csp_report(self, request: Request) -> Response:
-        raw = await _read_limited(request, 16 * 1024)
-        try:
-            doc = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise errors.GatewayError(errors.BAD_JSON.format(detail=exc)) from None
+        doc = _parse_json(await _read_limited(request, 16 * 1024) or b"null")
         now = datetime.now(timezone.utc)
         for host, directive in _csp_violations(doc):
             await self.store.record_csp_report(host, directive, now)
@@ -277,11 +275,7 @@ class ConsentAPI:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise errors.UnsupportedMediaType(errors.NOT_JSON)
-        raw = await _read_limited(request, MAX_BODY)
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise errors.GatewayError(errors.BAD_JSON.format(detail=exc)) from None
+        body = _parse_json(await _read_limited(request, MAX_BODY))
         if not isinstance(body, dict):
             raise errors.Unprocessable(errors.NOT_OBJECT)
         return body
@@ -317,6 +311,32 @@ class ConsentAPI:
             for domain in domains:
                 response.set_cookie(name, "", max_age=0, expires=0, path="/", domain=domain,
                                     secure=request.url.scheme == "https", samesite="lax")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """JSON within MAX_DEPTH levels of nesting (checked before parsing: deep nesting is a RecursionError there)."""
+    if json_depth(raw) > MAX_DEPTH:
+        raise errors.GatewayError(errors.TOO_DEEP.format(limit=MAX_DEPTH))
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.GatewayError(errors.BAD_JSON.format(detail=exc)) from None
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep ``raw``'s arrays and objects nest, brackets inside strings not counted."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(raw):
+        c = m.group()[:1]
+        if c in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return deepest
 
 
 def _return_path(target: str) -> str:

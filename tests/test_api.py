@@ -348,3 +348,24 @@ async def test_route_latency_is_measured_with_bounded_labels(client: httpx.Async
     assert 'consent_request_seconds_count{route="/state"} 1.0' in text
     assert 'consent_request_seconds_count{route="other"} 2.0' in text
     assert "no-such-route" not in text
+
+
+DEEP = [("/_consent/state", "PUT", b'{"categories": ' + b"[" * 1000 + b"]" * 1000 + b"}"),
+        ("/_consent/events", "POST", b'{"event": ' + b"{\"a\":" * 600 + b"1" + b"}" * 600 + b"}"),
+        ("/_consent/csp-report", "POST", b"[" * 1000 + b"]" * 1000)]
+
+
+@pytest.mark.parametrize(("path", "method", "body"), DEEP, ids=[d[0] for d in DEEP])
+async def test_deeply_nested_json_is_a_clear_400_not_a_crash(client: httpx.AsyncClient, path: str, method: str,
+                                                             body: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    r = await client.request(method, path, content=body,
+                             headers={"content-type": "application/json", "origin": SITE})
+    assert r.status_code == 400 and r.json() == {
+        "error": "bad_request", "message": "request body nests deeper than 16 levels of arrays and objects"}
+    assert "RecursionError" not in caplog.text and "Traceback" not in caplog.text
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(client: httpx.AsyncClient) -> None:
+    r = await client.post("/_consent/events", content=b'{"event": "shown", "lang": "' + b"[" * 100 + b'"}',
+                          headers={"content-type": "application/json", "origin": SITE})
+    assert r.status_code == 204
