@@ -32,6 +32,7 @@ from .compression import CompressionMiddleware
 from .csp import CspBuilder
 from .errors import GatewayError, gateway_error_handler, store_error_handler
 from .forwarded import ForwardedHeaders
+from .hosts import AllowedHosts, SecurityHeaders
 from .locales import build_configs
 from .metrics import Metrics
 from .middleware import BlockingMiddleware
@@ -102,7 +103,8 @@ class Components:
         return Starlette(
             routes=[Mount(s.prefix, routes=routes)],
             exception_handlers={GatewayError: gateway_error_handler, StoreError: store_error_handler},
-            middleware=[Middleware(CORSMiddleware, allow_origins=list(s.origins), allow_credentials=True,
+            middleware=[Middleware(SecurityHeaders),
+                        Middleware(CORSMiddleware, allow_origins=list(s.origins), allow_credentials=True,
                                    allow_methods=["GET", "PUT", "DELETE", "POST"], allow_headers=["Content-Type"],
                                    max_age=600),
                         Middleware(LatencyMiddleware, histogram=self.metrics.latency, prefix=s.prefix,
@@ -140,7 +142,8 @@ class GatewayApp:
         api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
                                          timezone=settings.timezone))
         self.blocking = c.blocking(site, api)
-        self._app = ForwardedHeaders(CompressionMiddleware(self.blocking), settings.trusted)
+        self._app = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
+                                     settings.trusted)
 
     async def startup(self) -> None:
         await self.components.startup()

@@ -17,10 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .resources import CONFIG_DIR, STATIC_DIR
-from .trusted import TrustedProxies
+from .trusted import HostPatterns, TrustedProxies
 from .vocabulary import CATEGORIES
 
 DEFAULT_CONFIG = CONFIG_DIR / "gateway.toml"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ENV_PREFIX = "GATEWAY_"
 
 
@@ -52,6 +53,7 @@ class Settings:
     data_dir: Path = Path("data")
     upstream: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    allowed_hosts: tuple[str, ...] = ()  # empty: the hosts of the origins, the cookie domain, and this machine
     csp_mode: str = "enforce"
     csp_first_visit: str = "strict"
     access_log: bool = True
@@ -69,6 +71,16 @@ class Settings:
     def trusted(self) -> TrustedProxies:
         """``trusted_proxies`` parsed, once per Settings."""
         return TrustedProxies(self.trusted_proxies)
+
+    @functools.cached_property
+    def hosts(self) -> HostPatterns:
+        """The Host headers answered: ``allowed_hosts``, or by default the origins' hosts, the cookie domain and
+        its subdomains, and localhost."""
+        if self.allowed_hosts:
+            return HostPatterns(self.allowed_hosts)
+        own = [urlsplit(o).hostname or "" for o in self.origins]
+        domain = [f".{self.cookie_domain.lstrip('.')}"] if self.cookie_domain else []
+        return HostPatterns([*own, *domain, *LOCAL_HOSTS])
 
     @property
     def validity_seconds(self) -> int:

@@ -1,4 +1,4 @@
-"""Trusted proxies, parsed once: the peers whose X-Forwarded-* headers the gateway believes."""
+"""Parsed once: the peers whose X-Forwarded-* headers the gateway believes, and the hosts it answers for."""
 
 from __future__ import annotations
 
@@ -44,3 +44,28 @@ class TrustedProxies:
         except ValueError:
             return False
         return any(ip in network for network in self._networks)
+
+
+class HostPatterns:
+    """``wgp.kz`` (that host), ``.wgp.kz`` (it and every subdomain) or ``*`` (every host)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        cleaned = [p.strip().lower() for p in patterns if p.strip()]
+        self.everyone = EVERYONE in cleaned
+        self._exact = frozenset(p for p in cleaned if not p.startswith("."))
+        self._suffixes = tuple(p for p in cleaned if p.startswith("."))
+
+    def __contains__(self, host: object) -> bool:
+        if self.everyone:
+            return True
+        if not isinstance(host, str):
+            return False
+        return host in self._exact or host.endswith(self._suffixes) or ("." + host) in self._suffixes
+
+
+def host_of(header: bytes) -> str:
+    """The host name of a Host header, lower case, without the port (IPv6 literals keep their brackets off)."""
+    text = header.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    return text.rpartition(":")[0] if text.count(":") == 1 else text
