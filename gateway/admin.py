@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -25,6 +26,8 @@ from starlette.routing import BaseRoute, Route
 from gateway import errors
 from gateway.analytics import default_range, parse_day, range_error, resolve_range, to_csv
 from gateway.charts import CSS, render_page
+from gateway.ratelimit import TokenBuckets
+from gateway.trusted import truncate_ip
 
 logger = logging.getLogger("gateway.admin")
 
@@ -89,8 +92,11 @@ def parse_range(request: Request, timezone: str) -> tuple[date, date]:
     return start, end
 
 
-def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) -> list[BaseRoute]:
-    """Routes to mount under the gateway prefix: /admin/, /admin/api/summary(.csv), /metrics."""
+def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str,
+                 failures_per_minute: int = 10) -> list[BaseRoute]:
+    """Routes to mount under the gateway prefix: /admin/, /admin/api/summary(.csv), /metrics. A client network
+    that sent ``failures_per_minute`` wrong tokens is answered 429 for a while, whatever it sends."""
+    failures = TokenBuckets(failures_per_minute)
     check = _Token(token) if token and token.strip() else None
     if check is None:
         logger.warning("%s Admin routes answer 503 until then.", DISABLED)
@@ -100,8 +106,12 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str) 
             try:
                 if check is None:
                     raise errors.Unavailable(DISABLED, code="admin_disabled")
+                network = truncate_ip(request.client.host if request.client else None) or "unknown"
+                if wait := failures.peek(network):  # too many wrong tokens lately: not even checked
+                    raise errors.TooManyRequests(errors.TOO_MANY, headers={"Retry-After": str(math.ceil(wait))})
                 if reason := check.failure(request.headers.get("authorization")):
                     metrics.admin_auth_failures.labels(reason=reason).inc()
+                    failures.wait(network)
                     raise errors.Unauthorized(UNAUTHORIZED, headers={"WWW-Authenticate": REALM})
                 response = await endpoint(request)
             except errors.GatewayError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from .assets import StaticAsset
 from .consent import ConsentState, new_consent_id, resolve_choice
 from .locales import BannerConfig, negotiate
 from .metrics import Metrics
+from .ratelimit import DailyCap, TokenBuckets
 from .settings import Settings
 from .signing import CookieSigner
 from .store.records import BannerEvent, ConsentRecord, ConsentStore
+from .trusted import truncate_ip
 from .useragent import classify
 from .vendors import Catalogue
 from .visitor import VisitorReader
@@ -48,6 +51,24 @@ MAX_FORM_FIELDS = 8
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one client network may send: consent writes, and impressions and CSP reports; how many hosts a CSP
+    report may name, and how many distinct ones a day are kept by name (the rest count as "other"), so nothing
+    a client sends can grow the log or falsify the dashboard without bound."""
+
+    writes: TokenBuckets
+    reports: TokenBuckets
+    hosts_per_report: int
+    csp_hosts: DailyCap
+
+    @staticmethod
+    def check(buckets: TokenBuckets, request: Request) -> None:
+        key = truncate_ip(request.client.host if request.client else None) or "unknown"
+        if wait := buckets.wait(key):
+            raise errors.TooManyRequests(errors.TOO_MANY, headers={"Retry-After": str(math.ceil(wait))})
+
+
+@dataclass(frozen=True)
 class ConsentAPI:
     """The consent routes with their explicit dependencies; build once per app."""
 
@@ -59,6 +80,7 @@ class ConsentAPI:
     catalogue: Catalogue
     configs: dict[str, BannerConfig]
     assets: dict[str, StaticAsset]
+    limits: Limits
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -126,12 +148,14 @@ class ConsentAPI:
     # -- writes ------------------------------------------------------------------------------------------
 
     async def put_state(self, request: Request) -> Response:
+        self.limits.check(self.limits.writes, request)
         state = await self._choose(request, await self._json_body(request))
         return self._with_cookies(request, JSONResponse(self._state_json(state), headers=NO_STORE), state)
 
     async def post_state(self, request: Request) -> Response:
         """The consent form of a page read without JavaScript: the same choice, answered with a 303 back to the
         page, which then arrives rewritten for it."""
+        self.limits.check(self.limits.writes, request)
         self._check_origin(request, referer=True)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != FORM:
@@ -185,6 +209,7 @@ class ConsentAPI:
         return response
 
     async def delete_state(self, request: Request) -> Response:
+        self.limits.check(self.limits.writes, request)
         self._check_origin(request)
         current = self._visitor(request)
         if current.consent_id is not None:
@@ -202,6 +227,7 @@ class ConsentAPI:
         return response
 
     async def erase(self, request: Request) -> Response:
+        self.limits.check(self.limits.writes, request)
         self._check_origin(request)
         current = self._visitor(request)
         if current.consent_id is None:
@@ -220,6 +246,7 @@ class ConsentAPI:
         return response
 
     async def events(self, request: Request) -> Response:
+        self.limits.check(self.limits.reports, request)
         body = await self._json_body(request)
         if body.get("event") != "shown":
             raise errors.Unprocessable(f"unknown event {body.get('event')!r}: expected 'shown'")
@@ -235,10 +262,12 @@ class ConsentAPI:
         return Response(status_code=204)
 
     async def csp_report(self, request: Request) -> Response:
+        self.limits.check(self.limits.reports, request)
         doc = _parse_json(await _read_limited(request, 16 * 1024) or b"null")
         now = datetime.now(timezone.utc)
-        for host, directive in _csp_violations(doc):
-            await self.store.record_csp_report(host, directive, now)
+        day = now.date().isoformat()
+        for host, directive in _csp_violations(doc)[: self.limits.hosts_per_report]:
+            await self.store.record_csp_report(self.limits.csp_hosts.admit(host, day), directive, now)
             self.metrics.csp_reports.inc()
         return Response(status_code=204)
 
@@ -377,18 +406,6 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def truncate_ip(address: str | None) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) network of an address: enough for abuse analysis, not a person."""
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def _record_json(r: ConsentRecord, categories: tuple[str, ...]) -> dict[str, Any]:

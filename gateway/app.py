@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import admin_routes
-from .api import ConsentAPI
+from .api import ConsentAPI, Limits
 from .assets import StaticAsset
 from .compression import CompressionMiddleware
 from .csp import CspBuilder
@@ -38,6 +38,7 @@ from .metrics import Metrics
 from .middleware import BlockingMiddleware
 from .plans import Planner
 from .proxy import ReverseProxy
+from .ratelimit import DailyCap, TokenBuckets
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
 from .store import ConsentStore, StoreError, open_store
@@ -80,8 +81,11 @@ class Components:
             csp_in_tag=self.csp.enabled and self.csp.header == "Content-Security-Policy",
             csp_strict_first_visit=self.csp.strict_first_visit,
             state_path=f"{settings.prefix}/state", policy_url=settings.policy_url)
+        limits = Limits(writes=TokenBuckets(settings.rate_limit_writes),
+                        reports=TokenBuckets(settings.rate_limit_reports), hosts_per_report=settings.csp_report_hosts,
+                        csp_hosts=DailyCap(settings.csp_hosts_per_day))
         self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
-                              configs, assets)
+                              configs, assets, limits)
         self._started = False
 
     async def startup(self) -> None:
@@ -140,7 +144,7 @@ class GatewayApp:
             site = Starlette(routes=[gpc, *_site_routes(settings)])
         c = self.components
         api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
-                                         timezone=settings.timezone))
+                                         timezone=settings.timezone, failures_per_minute=settings.admin_failures))
         self.blocking = c.blocking(site, api)
         self._app = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
                                      settings.trusted)

@@ -30,6 +30,7 @@ BAD_JSON = "request body is not valid JSON: {detail}"
 TOO_DEEP = "request body nests deeper than {limit} levels of arrays and objects"
 NOT_OBJECT = "request body must be a JSON object"
 NO_CONSENT = "this browser has no consent record yet"
+TOO_MANY = "too many requests from this network; try again after Retry-After seconds"
 BAD_HOST = "this gateway does not serve the host {host!r} (allowed_hosts)"
 STORE_DOWN = "the consent log is unavailable, nothing was recorded; try again shortly"
 UPLOAD_STALLED = "The upload stopped arriving."
@@ -93,6 +94,11 @@ class UnsupportedMediaType(GatewayError):
 class Unprocessable(GatewayError):
     status = 422
     code = "unprocessable"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    code = "too_many_requests"
 
 
 class BadGateway(GatewayError):

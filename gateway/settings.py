@@ -22,6 +22,7 @@ from .vocabulary import CATEGORIES
 
 DEFAULT_CONFIG = CONFIG_DIR / "gateway.toml"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+MIN_ADMIN_TOKEN = 16
 ENV_PREFIX = "GATEWAY_"
 
 
@@ -55,6 +56,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     allowed_hosts: tuple[str, ...] = ()  # empty: the hosts of the origins, the cookie domain, and this machine
     csp_mode: str = "enforce"
+    rate_limit_writes: int = 30  # consent writes per client network (/24, /48) and minute; 0: no limit
+    rate_limit_reports: int = 120  # impressions and CSP reports per client network and minute
+    csp_report_hosts: int = 5  # blocked hosts kept per CSP report
+    csp_hosts_per_day: int = 200  # distinct blocked hosts a day kept by name; the rest count as "other"
+    admin_failures: int = 10  # failed admin logins per client network and minute before 429
     csp_first_visit: str = "strict"
     access_log: bool = True
     # Secrets: environment or file only.
@@ -261,6 +267,12 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
             raise bad("upstream", f"{s.upstream!r} is not an http(s) URL")
     if s.csp_mode not in _CSP_MODES:
         raise bad("csp_mode", f"must be one of {', '.join(_CSP_MODES)} (got {s.csp_mode!r})")
+    for key in ("rate_limit_writes", "rate_limit_reports", "csp_report_hosts", "csp_hosts_per_day", "admin_failures"):
+        if getattr(s, key) < 0:
+            raise bad(key, f"must be 0 or more (got {getattr(s, key)})")
+    if s.admin_token is not None and len(s.admin_token.strip()) < MIN_ADMIN_TOKEN:
+        raise SettingsError(f"GATEWAY_ADMIN_TOKEN: must be at least {MIN_ADMIN_TOKEN} characters "
+                            "(make one with `consent-gateway keygen`)")
     if s.csp_first_visit not in _FIRST_VISIT:
         raise bad("csp_first_visit", f"must be one of {', '.join(_FIRST_VISIT)} (got {s.csp_first_visit!r})")
     try:

@@ -69,3 +69,15 @@ def host_of(header: bytes) -> str:
     if text.startswith("["):
         return text[1:].partition("]")[0]
     return text.rpartition(":")[0] if text.count(":") == 1 else text
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network of an address: enough for abuse analysis, not a person."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

@@ -145,8 +145,10 @@ def expected_summary(data: Data, start: date = START, end: date = END) -> dict[s
     }
 
 
-def make_app(store: Any, token: str | None = TOKEN, metrics: Metrics | None = None) -> Starlette:
-    routes = admin_routes(token=token, store=store, metrics=metrics or Metrics(), timezone=TIMEZONE)
+def make_app(store: Any, token: str | None = TOKEN, metrics: Metrics | None = None,
+             failures_per_minute: int = 10) -> Starlette:
+    routes = admin_routes(token=token, store=store, metrics=metrics or Metrics(), timezone=TIMEZONE,
+                          failures_per_minute=failures_per_minute)
     return Starlette(routes=[Mount("/_consent", routes=routes)])
 
 

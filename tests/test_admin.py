@@ -265,3 +265,12 @@ async def test_dashboard_escapes_visitor_data(client: httpx.AsyncClient) -> None
 async def test_bare_admin_path_redirects_to_the_dashboard(client: httpx.AsyncClient) -> None:
     resp = await client.get("/_consent/admin", headers=AUTH)
     assert resp.status_code == 308 and resp.headers["location"] == "admin/"
+
+
+async def test_wrong_tokens_are_slowed_per_network_and_then_not_even_checked(store: Any) -> None:
+    async with client_for(make_app(store, failures_per_minute=3)) as c:
+        wrong = [(await c.get("/_consent/admin/api/summary", headers={"Authorization": "Bearer nope"})).status_code
+                 for _ in range(3)]
+        right = await c.get("/_consent/admin/api/summary", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert wrong == [401, 401, 401]
+    assert right.status_code == 429 and int(right.headers["retry-after"]) >= 1  # even the right token waits

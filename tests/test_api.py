@@ -318,9 +318,10 @@ async def test_store_failure_is_503_and_sets_no_cookie(client: httpx.AsyncClient
 
 
 async def test_concurrent_puts_are_durable_when_answered_and_share_commits(
-        client: httpx.AsyncClient, settings: Settings) -> None:
+        make_client: ClientFactory, settings: Settings) -> None:
     import asyncio
 
+    client = await make_client(settings, rate_limit_writes=0)  # many visitors at once, not one client
     store = client.app.components.store
     commits_before = store.commits
     con = sqlite3.connect(settings.data_dir / "consent.sqlite3")
@@ -369,3 +370,40 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(client: httpx.Asy
     r = await client.post("/_consent/events", content=b'{"event": "shown", "lang": "' + b"[" * 100 + b'"}',
                           headers={"content-type": "application/json", "origin": SITE})
     assert r.status_code == 204
+
+
+async def test_one_network_flooding_writes_gets_429_and_others_are_served(
+        make_client: ClientFactory, settings: Settings) -> None:
+    flooded = await make_client(settings, rate_limit_writes=5)
+    answers = [(await put(flooded, {"action": "reject_all"})) for _ in range(8)]
+    assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) >= 1 and "set-cookie" not in refused.headers
+    assert refused.json()["error"] == "too_many_requests"
+    other = httpx.AsyncClient(transport=httpx.ASGITransport(app=flooded.app, client=("198.51.100.7", 1)),
+                              base_url=SITE)
+    assert (await put(other, {"action": "reject_all"})).status_code == 200
+
+
+async def test_impressions_and_csp_reports_are_limited_per_network(
+        make_client: ClientFactory, settings: Settings) -> None:
+    client = await make_client(settings, rate_limit_reports=3)
+    codes = [(await client.post("/_consent/events", json={"event": "shown"}, headers=JSON)).status_code
+             for _ in range(5)]
+    assert codes == [204, 204, 204, 429, 429]
+
+
+async def test_a_csp_report_names_at_most_a_few_hosts_and_a_day_keeps_a_bounded_set(
+        make_client: ClientFactory, settings: Settings) -> None:
+    client = await make_client(settings, csp_report_hosts=2, csp_hosts_per_day=2, rate_limit_reports=0)
+    report = [{"type": "csp-violation", "body": {"blockedURL": f"https://h{i}.example/x.js",
+                                                 "effectiveDirective": "script-src-elem"}} for i in range(50)]
+    for _ in range(3):
+        assert (await client.post("/_consent/csp-report", json=report,
+                                  headers={"content-type": "application/reports+json"})).status_code == 204
+    await client.post("/_consent/csp-report", json=[{"body": {"blockedURL": "https://late.example/t.js"}}],
+                      headers={"content-type": "application/reports+json"})
+    store = client.app.components.store  # type: ignore[attr-defined]
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    hosts = {h["host"]: h["reports"] for h in (await store.summary(today, today))["blocked_hosts"]}
+    assert hosts == {"h0.example": 3, "h1.example": 3, "other": 1}

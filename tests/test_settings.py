@@ -35,12 +35,14 @@ def test_env_overrides_file_and_flags_override_env() -> None:
 def test_secrets_from_env_or_file(tmp_path: Path) -> None:
     keyfile = tmp_path / "keys"
     keyfile.write_text(f"{KEY},{'o' * 40}\n")
-    s = load_settings(env={"GATEWAY_SECRET_KEYS_FILE": str(keyfile), "GATEWAY_ADMIN_TOKEN": "t0ken"})
-    assert s.secret_keys == (KEY, "o" * 40) and s.admin_token == "t0ken"
+    s = load_settings(env={"GATEWAY_SECRET_KEYS_FILE": str(keyfile), "GATEWAY_ADMIN_TOKEN": "t0ken-of-the-analyst"})
+    assert s.secret_keys == (KEY, "o" * 40) and s.admin_token == "t0ken-of-the-analyst"
     assert KEY not in repr(s) and "t0ken" not in repr(s)
 
 
 BAD = [
+    ({"GATEWAY_ADMIN_TOKEN": "short-token"}, "GATEWAY_ADMIN_TOKEN: must be at least 16 characters"),
+    ({"GATEWAY_RATE_LIMIT_WRITES": "-1"}, "rate_limit_writes: must be 0 or more"),
     ({"GATEWAY_PORT": "eighty"}, "GATEWAY_PORT: port"),
     ({"GATEWAY_PORT": "0"}, "port: must be between 1 and 65535"),
     ({"GATEWAY_VALIDITY_DAYS": "0"}, "validity_days"),
