@@ -189,12 +189,14 @@ def test_headers_are_built_once_per_consent_class(tiny: Catalogue) -> None:
 # -- the shipped catalogue -----------------------------------------------------------------------------------
 
 ALLOW_LISTED = {"ajax.googleapis.com", "cdn.jsdelivr.net", "cdnjs.cloudflare.com", "code.jquery.com",
-                "maxcdn.bootstrapcdn.com", "stackpath.bootstrapcdn.com", "unpkg.com"}
+                "bootstrapcdn.com", "unpkg.com"}
 NECESSARY_SOURCES = {"recaptcha.net", "*.recaptcha.net", "www.google.com/recaptcha/", "www.gstatic.com/recaptcha/",
                      "challenges.cloudflare.com", "*.challenges.cloudflare.com",
                      "smartcaptcha.yandexcloud.net", "*.smartcaptcha.yandexcloud.net",
                      "hcaptcha.com", "*.hcaptcha.com", "stripe.com", "*.stripe.com", "stripe.network", "*.stripe.network",
-                     "cloudpayments.ru", "*.cloudpayments.ru", "yookassa.ru", "*.yookassa.ru"}
+                     "cloudpayments.ru", "*.cloudpayments.ru", "yookassa.ru", "*.yookassa.ru",
+                     # Tilda: a site built on it is made of its CDN's code and images.
+                     "static.tildacdn.com", "*.static.tildacdn.com", "thb.tildacdn.com", "*.thb.tildacdn.com"}
 # Google Tag Manager, Google Analytics 4 (its www.googletagmanager.com/gtag/ path is under *.googletagmanager.com),
 # Yandex.Metrika with every collector its CSP guide lists, Hotjar with Contentsquare's hosts, and the rest of the
 # analytics vendors. The list changes with the catalogue, on purpose: each addition is seen here.
@@ -208,7 +210,7 @@ ANALYTICS_HOSTS = {"googletagmanager.com", "google-analytics.com", "analytics.go
                    "luckyorange.com", "luckyorange.net", "crazyegg.com", "smartlook.com", "smartlook.cloud",
                    "posthog.com", "visualwebsiteoptimizer.com", "optimizely.com", "cloudflareinsights.com",
                    "yadro.ru", "liveinternet.ru", "piwik.pro", "simpleanalyticscdn.com", "usefathom.com",
-                   "statcounter.com", "cloud.umami.is"}
+                   "statcounter.com", "cloud.umami.is", "stat.tildacdn.com", "stat.tildaapi.com"}
 
 
 def both(hosts: set[str]) -> set[str]:

@@ -98,14 +98,13 @@ async def test_new_visitor_gets_trackers_blocked_and_banner(site: tuple[httpx.As
 # and payment forms).
 REJECTED_ALL_CSP = (
     "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob: "
-    "*.ajax.googleapis.com *.cdn.jsdelivr.net *.cdnjs.cloudflare.com *.challenges.cloudflare.com "
-    "*.cloudpayments.ru *.code.jquery.com *.hcaptcha.com *.maxcdn.bootstrapcdn.com *.recaptcha.net "
-    "*.smartcaptcha.yandexcloud.net *.stackpath.bootstrapcdn.com *.stripe.com *.stripe.network *.unpkg.com "
-    "*.yookassa.ru ajax.googleapis.com cdn.jsdelivr.net cdnjs.cloudflare.com challenges.cloudflare.com "
-    "cloudpayments.ru code.jquery.com hcaptcha.com maxcdn.bootstrapcdn.com recaptcha.net "
-    "smartcaptcha.yandexcloud.net stackpath.bootstrapcdn.com stripe.com stripe.network unpkg.com "
-    "www.google.com/recaptcha/ www.gstatic.com/recaptcha/ yookassa.ru; "
-    "report-uri /_consent/csp-report"
+    "*.ajax.googleapis.com *.bootstrapcdn.com *.cdn.jsdelivr.net *.cdnjs.cloudflare.com *.challenges.cloudflare.com "
+    "*.cloudpayments.ru *.code.jquery.com *.hcaptcha.com *.recaptcha.net *.smartcaptcha.yandexcloud.net "
+    "*.static.tildacdn.com *.stripe.com *.stripe.network *.thb.tildacdn.com *.unpkg.com *.yookassa.ru "
+    "ajax.googleapis.com bootstrapcdn.com cdn.jsdelivr.net cdnjs.cloudflare.com challenges.cloudflare.com "
+    "cloudpayments.ru code.jquery.com hcaptcha.com recaptcha.net smartcaptcha.yandexcloud.net static.tildacdn.com "
+    "stripe.com stripe.network thb.tildacdn.com unpkg.com www.google.com/recaptcha/ www.gstatic.com/recaptcha/ "
+    "yookassa.ru; report-uri /_consent/csp-report"
 )
 
 

@@ -505,8 +505,6 @@ def test_phone_screenshots_of_the_undecided_state(visitor: Any) -> None:
         assert bbox is not None and bbox["x"] >= 0 and bbox["x"] + bbox["width"] <= PHONE["width"]
 
 
-@pytest.mark.xfail(strict=True, reason="banner (static/banner, not an issue-10 item): on 320x568 the first layer's "
-                   "text fills the screen and accept-all starts at y=568, reject-all at y=620: below the fold")
 def test_phone_first_layer_choices_are_on_screen_without_scrolling(visitor: Any) -> None:
     v = visitor(PHONE)
     v.open(PAGES[0])

@@ -117,7 +117,8 @@
     items.forEach(el => {
       queue = queue.then(() => {
         if (el.hasAttribute("data-consent-placeholder")) return el.remove();
-        if (el.tagName == "SCRIPT" && el.type == "text/plain") return runScript(el);
+        // A nomodule script never runs where the banner does (it would fire neither load nor error).
+        if (el.tagName == "SCRIPT" && el.type == "text/plain") return el.noModule || runScript(el);
         swapAttrs(el);
       }).catch(noop);
     });
