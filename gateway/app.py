@@ -138,7 +138,9 @@ class GatewayApp:
         site: ASGIApp
         self.proxy: ReverseProxy | None = None
         if settings.upstream:
-            self.proxy = ReverseProxy(settings.upstream, trusted=settings.trusted)
+            self.proxy = ReverseProxy(settings.upstream, trusted=settings.trusted,
+                                      buffer_body=settings.proxy_buffer_body, body_timeout=settings.body_timeout,
+                                      body_min_rate=settings.body_min_rate, max_html_bytes=settings.max_html_bytes)
             site = _WellKnown(gpc, self.proxy)
         else:
             site = Starlette(routes=[gpc, *_site_routes(settings)])

@@ -15,6 +15,13 @@ Choices worth knowing:
   Upstream URLs in ``Location``, ``Content-Location``, ``Refresh`` and ``Link`` are mapped to the public origin.
 - Timeouts: connect, and read (each wait for upstream bytes, and each wait for the visitor's upload: a stalled
   upload is answered 408). The origin's ``Date`` and ``Server`` are not passed on (the server writes its own).
+- Uploads: a request body is read into memory up to ``buffer_body`` bytes (1 MB; nginx buffers too) before an
+  upstream connection is taken, so slow uploads cannot fill the pool; a longer one is sent on from there as it
+  arrives. Either way it must keep to ``gateway.deadline.BodyClock`` (``body_timeout`` seconds plus one per
+  ``body_min_rate`` bytes) or is answered 408.
+- HTML bodies: decoded and sent a piece at a time with a turn of the event loop between pieces, so a
+  compression bomb (1 GB from 1 MB) or a huge page never holds up other visitors; past ``max_html_bytes``
+  (decoded) the response is cut off (the connection closes mid-body) and logged, never passed on unfiltered.
 - WebSocket is not supported (closed before accept: the client sees 403). ``lifespan`` opens and closes the
   pool when the proxy runs bare; inside a larger app call ``startup()``/``aclose()`` from its lifespan.
 - Run uvicorn with ``proxy_headers=False`` in front of it, or uvicorn rewrites the peer address before
@@ -33,11 +40,12 @@ from collections.abc import AsyncIterator, Iterable
 
 import aiohttp
 import brotli
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from gateway import errors
 from gateway.compression import DECODABLE, Decoder, reduce_accept_encoding
+from gateway.deadline import BodyClock, BodyTimeout
 from gateway.forwarded import PEER
 from gateway.trusted import TrustedProxies
 
@@ -76,7 +84,9 @@ class ReverseProxy:
 
     def __init__(self, upstream: str, *, trusted: TrustedProxies = LOCALHOST,
                  connect_timeout: float = 5, read_timeout: float = 30, decode_html: bool = True,
-                 preserve_host: bool = True, max_connections: int = 100) -> None:
+                 preserve_host: bool = True, max_connections: int = 100, buffer_body: int = 1024 * 1024,
+                 body_timeout: float = 20, body_min_rate: float = 4096,
+                 max_html_bytes: int = 32 * 1024 * 1024) -> None:
         url = URL(upstream)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"upstream must be an http(s) URL with a host, got {upstream!r}")
@@ -90,6 +100,10 @@ class ReverseProxy:
         self._decode_html = decode_html
         self._preserve_host = preserve_host
         self._max_connections = max_connections
+        self._buffer_body = buffer_body
+        self._body_timeout = body_timeout
+        self._body_min_rate = body_min_rate
+        self._max_html_bytes = max_html_bytes
         self._session: aiohttp.ClientSession | None = None
         self._url = functools.lru_cache(maxsize=1024)(self._url_uncached)  # pages are asked for again and again
 
@@ -206,11 +220,19 @@ class ReverseProxy:
             await self.startup()
         assert self._session is not None
         headers, public, has_body, skip = self._request_headers(scope)
-        upload = _Upload(receive, self._read_timeout) if has_body else None
+        upload = data = None
+        if has_body:
+            upload = _Upload(receive, BodyClock(self._body_timeout, self._body_min_rate), self._read_timeout)
+            try:
+                data = await upload.buffer(self._buffer_body)  # before an upstream connection is taken
+            except BodyTimeout:
+                return await _error(send, scope, errors.RequestTimeout(errors.UPLOAD_STALLED, headers=_CLOSE))
+            except _VisitorLeft:
+                return
         try:
             resp = await self._session.request(
                 scope["method"], self._target(scope), headers=headers, allow_redirects=False, skip_auto_headers=skip,
-                data=upload.chunks() if upload is not None else None)
+                data=data)
         except (TimeoutError, aiohttp.ClientError) as exc:
             if upload is not None and upload.stalled:
                 return await _error(send, scope, errors.RequestTimeout(errors.UPLOAD_STALLED, headers=_CLOSE))
@@ -235,40 +257,96 @@ class ReverseProxy:
             decoder = Decoder(encoding)
             headers = [(k, _weaken(v) if k == b"etag" else v) for k, v in headers
                        if k not in (b"content-encoding", b"content-length")]
+        html = (self._decode_html and scope["method"] != "HEAD"
+                and resp.headers.get("Content-Type", "").partition(";")[0].strip().lower() in HTML_TYPES)
+        budget = _Budget(self._max_html_bytes) if html else None
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         length = resp.content_length
         try:
             if (body_done is None or body_done.is_set()) and length is not None and length <= _INLINE_LIMIT:
-                await _stream(resp, length, decoder, send)
-            elif await _stream_until_disconnect(resp, length, decoder, send, receive, body_done):
+                await _stream(resp, length, decoder, send, budget)
+            elif await _stream_until_disconnect(resp, length, decoder, send, receive, body_done, budget):
                 resp.close()  # the visitor left: drop the upstream connection instead of reading it to the end
         except _BODY_ERRORS as exc:
             # Headers are out: the only honest signal left is an incomplete response (connection closed).
             logger.warning("upstream body failed for %s %s: %r", scope["method"], scope["path"], exc)
+        except _TooLarge:
+            resp.close()
+            logger.warning("upstream HTML for %s %s is over max_html_bytes (%d decoded): cut off, not passed on",
+                           scope["method"], scope["path"], self._max_html_bytes)
+
+
+class _VisitorLeft(Exception):
+    """The visitor disconnected before its upload was read."""
+
+
+class _TooLarge(Exception):
+    """An HTML body grew past max_html_bytes."""
+
+
+class _Budget:
+    """How many more HTML bytes one response may send."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise _TooLarge
 
 
 class _Upload:
-    """The visitor's request body, streamed upstream as it arrives.
+    """The visitor's request body: read into memory up to a limit, then streamed upstream as it arrives.
 
-    A visitor that goes quiet mid-upload for ``timeout`` seconds is answered 408 instead of holding an upstream
-    connection open for as long as it likes."""
+    The whole body keeps to ``clock``, and a visitor that goes quiet for ``stall`` seconds is cut off too: either
+    way 408, instead of holding an upstream connection open for as long as it likes."""
 
-    def __init__(self, receive: Receive, timeout: float) -> None:
+    def __init__(self, receive: Receive, clock: BodyClock, stall: float) -> None:
         self.receive = receive
-        self.timeout = timeout
+        self.clock = clock
+        self.stall = stall
         self.done = asyncio.Event()  # set once the upload is read to its end (or given up)
         self.stalled = False
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def _next(self) -> Message:
+        message = await self.clock.receive(self.receive, self.stall)
+        if message["type"] == "http.disconnect":
+            raise _VisitorLeft
+        return message
+
+    async def buffer(self, limit: int) -> bytes | AsyncIterator[bytes]:
+        """The whole body if it is at most ``limit`` bytes, else an iterator starting with what was read."""
+        parts: list[bytes] = []
+        size = 0
         try:
             while True:
+                message = await self._next()
+                if body := message.get("body", b""):
+                    parts.append(body)
+                    size += len(body)
+                if not message.get("more_body", False):
+                    self.done.set()
+                    return b"".join(parts)
+                if size > limit:
+                    return self._chunks(b"".join(parts))
+        except BaseException:
+            self.done.set()
+            raise
+
+    async def _chunks(self, first: bytes) -> AsyncIterator[bytes]:
+        try:
+            yield first
+            while True:
                 try:
-                    message = await asyncio.wait_for(self.receive(), self.timeout)
-                except TimeoutError:
+                    message = await self._next()
+                except BodyTimeout:
                     self.stalled = True
-                    raise aiohttp.ClientPayloadError("the visitor's upload stalled") from None
-                if message["type"] == "http.disconnect":
-                    raise aiohttp.ClientPayloadError("client disconnected during upload")
+                    raise aiohttp.ClientPayloadError("the visitor's upload is too slow") from None
+                except _VisitorLeft:
+                    raise aiohttp.ClientPayloadError("client disconnected during upload") from None
                 if body := message.get("body", b""):
                     yield body
                 if not message.get("more_body", False):
@@ -277,18 +355,20 @@ class _Upload:
             self.done.set()
 
 
-async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: Decoder | None, send: Send) -> None:
+async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: Decoder | None, send: Send,
+                  budget: _Budget | None = None) -> None:
     """Send each chunk as it arrives; the last one carries ``more_body=False`` (one send fewer per response).
 
     A body of known length up to SMALL_BODY goes out as one message: it arrives in one burst anyway, one send
-    costs less than several, and a whole page reaches the consent filter's rewrite cache.
+    costs less than several, and a whole page reaches the consent filter's rewrite cache. An HTML body
+    (``budget``) gives the event loop a turn after each piece: the consent filter rewrites it inside ``send``.
     """
     content = resp.content
     received = 0
     if expected is not None and expected <= SMALL_BODY and resp.method != "HEAD" and resp.status not in (204, 304):
         body = await content.readexactly(expected) if expected else b""
         if decoder is not None:
-            await _send_decoded(decoder, body, True, send)
+            await _send_decoded(decoder, body, True, send, budget)
         else:
             await send({"type": "http.response.body", "body": body, "more_body": False})
         return
@@ -298,34 +378,44 @@ async def _stream(resp: aiohttp.ClientResponse, expected: int | None, decoder: D
         # that arrives whole then reaches the consent filter as one message (and its rewrite cache).
         last = content.at_eof() or (expected is not None and received >= expected)
         if decoder is not None:
-            await _send_decoded(decoder, chunk, last, send)
+            await _send_decoded(decoder, chunk, last, send, budget)
         elif chunk or last:
+            if budget is not None:
+                budget.spend(len(chunk))
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            if budget is not None and not last:
+                await asyncio.sleep(0)
         if last:
             return
     if decoder is not None:
-        await _send_decoded(decoder, b"", True, send)
+        await _send_decoded(decoder, b"", True, send, budget)
     else:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _send_decoded(decoder: Decoder, data: bytes, last: bool, send: Send) -> None:
+async def _send_decoded(decoder: Decoder, data: bytes, last: bool, send: Send, budget: _Budget | None) -> None:
     """Decode and send piece by piece (memory stays at one piece); only the very last says more_body=False.
 
-    A page that decodes to a single piece still goes out as one message, for the consent filter's cache."""
+    A page that decodes to a single piece still goes out as one message, for the consent filter's cache. Each
+    further piece waits for a turn of the event loop: decoding a bomb and filtering what it expands to never
+    hold up other visitors for longer than one piece takes."""
     held = b""
     for piece in decoder.feed(data, final=last):
         if not piece:
             continue
+        if budget is not None:
+            budget.spend(len(piece))
         if held:
             await send({"type": "http.response.body", "body": held, "more_body": True})
+            await asyncio.sleep(0)
         held = piece
     if held or last:
         await send({"type": "http.response.body", "body": held, "more_body": not last})
 
 
 async def _stream_until_disconnect(resp: aiohttp.ClientResponse, length: int | None, decoder: Decoder | None,
-                                   send: Send, receive: Receive, body_done: asyncio.Event | None) -> bool:
+                                   send: Send, receive: Receive, body_done: asyncio.Event | None,
+                                   budget: _Budget | None = None) -> bool:
     """Stream while watching for the visitor leaving (ASGI servers drop sends silently); True if they left."""
     async def wait_disconnect() -> None:
         if body_done is not None:
@@ -334,7 +424,7 @@ async def _stream_until_disconnect(resp: aiohttp.ClientResponse, length: int | N
             pass
 
     watcher = asyncio.ensure_future(wait_disconnect())
-    streamer = asyncio.ensure_future(_stream(resp, length, decoder, send))
+    streamer = asyncio.ensure_future(_stream(resp, length, decoder, send, budget))
     try:
         await asyncio.wait({watcher, streamer}, return_when=asyncio.FIRST_COMPLETED)
     finally:

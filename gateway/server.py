@@ -10,6 +10,7 @@ worker whichever one answers.
 from __future__ import annotations
 
 import base64
+import functools
 import gc
 import os
 import pickle
@@ -25,11 +26,13 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 def server_options(settings: Settings) -> dict[str, Any]:
     """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same). Forwarded headers are the app's
     business (``gateway.forwarded``), so uvicorn's own handling is off; a response's head and body leave in one
-    write (``gateway.transport``)."""
-    from .transport import CoalescingHTTP
+    write, and request heads are bounded in size and time (``gateway.transport``)."""
+    from .transport import CoalescingHTTP, HeadLimits
 
+    limits = HeadLimits(settings.max_header_line, settings.max_header_bytes, settings.header_timeout)
     return {"host": settings.host, "port": settings.port, "proxy_headers": False, "log_level": "info",
-            "access_log": settings.access_log, "server_header": False, "http": CoalescingHTTP}
+            "access_log": settings.access_log, "server_header": False,
+            "http": functools.partial(CoalescingHTTP, limits=limits)}
 
 
 def run_app(app: Any, settings: Settings, **overrides: Any) -> None:

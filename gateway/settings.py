@@ -63,6 +63,14 @@ class Settings:
     admin_failures: int = 10  # failed admin logins per client network and minute before 429
     csp_first_visit: str = "strict"
     access_log: bool = True
+    # Slow and oversized clients and upstream answers (gateway.transport, gateway.deadline, gateway.proxy).
+    max_header_line: int = 8 * 1024
+    max_header_bytes: int = 32 * 1024
+    header_timeout: int = 10
+    body_timeout: int = 20
+    body_min_rate: int = 4096
+    proxy_buffer_body: int = 1024 * 1024
+    max_html_bytes: int = 32 * 1024 * 1024
     # Secrets: environment or file only.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_token: str | None = field(default=None, repr=False)
@@ -275,6 +283,19 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
                             "(make one with `consent-gateway keygen`)")
     if s.csp_first_visit not in _FIRST_VISIT:
         raise bad("csp_first_visit", f"must be one of {', '.join(_FIRST_VISIT)} (got {s.csp_first_visit!r})")
+    if not 256 <= s.max_header_line <= s.max_header_bytes:
+        raise bad("max_header_line", f"must be at least 256 and at most max_header_bytes (got {s.max_header_line})")
+    if s.max_header_bytes > 1024 * 1024:
+        raise bad("max_header_bytes", f"must be at most 1048576 (got {s.max_header_bytes})")
+    for key in ("header_timeout", "body_timeout"):
+        if not 1 <= getattr(s, key) <= 3600:
+            raise bad(key, f"must be between 1 and 3600 seconds (got {getattr(s, key)})")
+    if s.body_min_rate < 1:
+        raise bad("body_min_rate", f"must be at least 1 byte per second (got {s.body_min_rate})")
+    if not 0 <= s.proxy_buffer_body <= 64 * 1024 * 1024:
+        raise bad("proxy_buffer_body", f"must be between 0 and 67108864 bytes (got {s.proxy_buffer_body})")
+    if s.max_html_bytes < 1024 * 1024:
+        raise bad("max_html_bytes", f"must be at least 1048576 bytes (got {s.max_html_bytes})")
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -1,4 +1,4 @@
-"""One send per response where uvicorn would make two.
+"""The connection layer under the app: one send per response, and bounded request heads.
 
 uvicorn writes a response's head to the socket as soon as the app sends ``http.response.start`` and the body as
 a second write: two system calls and, with Nagle's algorithm off, two packets for every small response. aiohttp
@@ -6,18 +6,45 @@ and nginx send the head with the first piece of body. ``CoalescingHTTP`` is uvic
 connection's transport wrapped so that a small write is held until the next write, or until the event loop's
 next turn when no other write follows, and the two leave together. At most one small write is ever held, so
 uvicorn's flow control (which watches the real transport) still sees everything else as it happens.
+
+Request heads: httptools puts no bound on a request line or header line, so a line that never ends grew one
+connection by tens of megabytes, and uvicorn has no timeout before a request's head is complete. As nginx does
+(``large_client_header_buffers 4 8k``, ``client_header_timeout``), ``HeadLimits`` bounds each line and the whole
+head, and the time from a head's first byte (or the connection's start) to its end: a request line too long is
+answered 414, a header line or head too large 431, a head not complete in time 408, and the connection closed.
+A line is checked as its bytes arrive, so memory never holds more than one read of an over-long line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 # Only a write this small is held back: a head, a chunk's framing, a short body. Bigger ones leave at once.
 HOLD_LIMIT = 16 * 1024
+
+security_log = logging.getLogger("gateway.security")
+
+URI_TOO_LONG = 414
+HEAD_TOO_LARGE = 431
+HEAD_TIMEOUT = 408
+_REASONS = {URI_TOO_LONG: "request line too long", HEAD_TOO_LARGE: "request header too large",
+            HEAD_TIMEOUT: "request header not received in time"}
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    """Bounds on a request's head: one line (request line or header, CRLF included), all of it, and the seconds
+    from its first byte to its blank line (for a connection's first request: from the connection's start)."""
+
+    line: int = 8 * 1024
+    total: int = 32 * 1024
+    timeout: float = 10.0
 
 
 class CoalescingTransport:
@@ -70,8 +97,117 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class CoalescingHTTP(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    """uvicorn's HTTP/1.1 protocol (httptools, else h11) writing through a ``CoalescingTransport``."""
+class CoalescingHTTP(HttpToolsProtocol):
+    """uvicorn's httptools HTTP/1.1 protocol writing through a ``CoalescingTransport``, with bounded heads.
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))
+    ``server_options`` passes ``limits`` (``functools.partial``); uvicorn builds one instance per connection."""
+
+    def __init__(self, *args: Any, limits: HeadLimits | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = limits or HeadLimits()
+        self._in_head = True  # between a request's end (or the connection's start) and the next head's end
+        self._head_read = 0  # bytes read since the head began (whole reads: an upper bound)
+        self._head_size = 0  # request line and completed header lines, exactly
+        self._line = 0  # bytes of the line in progress
+        self._first_line = True  # the line in progress is the request line
+        self._refusal = 0  # a status to answer with once the parser returns
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
+        super().connection_made(wrapped)  # type: ignore[arg-type]  # a Transport in all but name
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refusal or self.transport.is_closing():
+            return
+        if self._in_head:
+            if self._timer is None:
+                self._arm()
+            self._head_read += len(data)
+            newline = data.rfind(b"\n")
+            if newline < 0:
+                self._line += len(data)
+            else:
+                self._line, self._first_line = len(data) - newline - 1, False
+        super().data_received(data)
+        if self._in_head and not self._refusal and not self.transport.is_closing():
+            limits = self._limits
+            if self._line > limits.line:
+                self._refusal = URI_TOO_LONG if self._first_line else HEAD_TOO_LARGE
+            elif self._head_read > limits.total:
+                self._refusal = HEAD_TOO_LARGE
+        if self._refusal:
+            self._refuse(self._refusal)
+
+    # Parser callbacks: a refusal found mid-read stops the request here (no ASGI task), answered after the read.
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self._limits.line:
+            self._refusal = URI_TOO_LONG
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value) + 4  # ": " and CRLF
+        self._head_size += size
+        if size > self._limits.line or self._head_size + len(self.url) > self._limits.total:
+            self._refusal = HEAD_TOO_LARGE
+        if not self._refusal:
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._refusal:
+            return
+        self._in_head = False
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refusal:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refusal:
+            return
+        super().on_message_complete()
+        self._in_head, self._head_read, self._head_size, self._line, self._first_line = True, 0, 0, 0, True
+
+    # The head's deadline.
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(self._limits.timeout, self._head_timeout)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _head_timeout(self) -> None:
+        self._timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm()  # the next head is early (pipelined); its time starts once this response is out
+            return
+        self._refuse(HEAD_TIMEOUT)
+
+    def _refuse(self, status: int) -> None:
+        """Answer the head we will not read and close the connection (what is left of it is never parsed)."""
+        self._refusal = status
+        self._disarm()
+        reason = _REASONS[status]
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        security_log.warning("%s from %s: connection closed with %d", reason, client, status)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a pipelined head: a status now would land inside the response in progress
+            return
+        body = reason.encode("ascii") + b"\n"
+        self.transport.write(b"".join((
+            STATUS_LINE[status], b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: ", str(len(body)).encode("ascii"), b"\r\nconnection: close\r\n\r\n", body)))
+        self.transport.close()

@@ -507,14 +507,18 @@ async def test_client_disconnect_closes_the_upstream_response(proxy, upstream):
     await asyncio.wait_for(upstream.stream_closed.wait(), 3)
 
 
-async def test_upload_is_streamed_to_upstream(proxy, upstream):
+async def test_an_upload_longer_than_the_buffer_is_streamed_to_upstream(upstream):
+    app = ReverseProxy(upstream.url, connect_timeout=1, read_timeout=1, buffer_body=1000)
     chunks = [b"a" * 65536, b"b" * 65536, b"c" * 10]
-    call = AsgiCall(proxy, "/upload", method="PUT", body=chunks,
-                    headers=[(b"content-length", str(sum(map(len, chunks))).encode())])
-    call.before_last_chunk = upstream.upload_started  # a buffering proxy would deadlock here
-    assert (await call.next())["status"] == 200
-    data = json.loads((await call.next())["body"])
-    await call.finish()
+    try:
+        call = AsgiCall(app, "/upload", method="PUT", body=chunks,
+                        headers=[(b"content-length", str(sum(map(len, chunks))).encode())])
+        call.before_last_chunk = upstream.upload_started  # past the buffer: sent on before the upload ends
+        assert (await call.next())["status"] == 200
+        data = json.loads((await call.next())["body"])
+        await call.finish()
+    finally:
+        await app.aclose()
     assert data["size"] == sum(map(len, chunks))
     assert data["sha256"] == hashlib.sha256(b"".join(chunks)).hexdigest()
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import pytest
 import uvicorn
 
 from gateway.server import server_options
 from gateway.settings import Settings
-from gateway.transport import HOLD_LIMIT, CoalescingHTTP, CoalescingTransport
+from gateway.transport import HOLD_LIMIT, CoalescingHTTP, CoalescingTransport, HeadLimits
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
 
@@ -90,8 +91,11 @@ async def test_other_transport_calls_reach_the_real_one() -> None:
     assert not t.is_closing()
 
 
-def test_serve_runs_the_coalescing_protocol() -> None:
-    assert server_options(Settings())["http"] is CoalescingHTTP
+def test_serve_runs_the_coalescing_protocol_with_the_head_limits_of_the_settings() -> None:
+    http = server_options(Settings(max_header_line=4096, max_header_bytes=16384, header_timeout=3))["http"]
+    assert http.func is CoalescingHTTP
+    assert http.keywords == {"limits": HeadLimits(4096, 16384, 3)}
+    assert pickle.loads(pickle.dumps(http)).keywords == http.keywords  # --workers hands it to spawned processes
 
 
 @pytest.fixture

@@ -106,6 +106,13 @@ class HtmlFilter:
         self._charset = PageCharset(encoding)
         self._max_carry = max_carry
         self._carry = b""
+        # A tag still open at the end of the last chunk: its pieces, and the tokenizer state at their end. Later
+        # chunks are only scanned for the tag's ">" (never the whole tag again), so one tag with thousands of
+        # attributes arriving in small chunks costs linear time, not (tag size / chunk size) rescans.
+        self._open: list[bytes] | None = None
+        self._open_size = 0
+        self._open_state = ""
+        self._open_read = 0  # pieces read so far
         self._state = DATA
         self._end_name = b""  # element whose end tag closes RAWTEXT/RCDATA/STYLE/NOSCRIPT
         self._script_sub = 0  # 0 script data, 1 escaped, 2 double escaped
@@ -136,8 +143,26 @@ class HtmlFilter:
         if self._passthrough:
             return chunk
         self._charset.see(chunk)
-        buf = self._carry + chunk if self._carry else chunk
         out: Out = []
+        if self._open is not None:
+            pieces = self._open
+            pieces.append(chunk)
+            self._open_size += len(chunk)
+            state = self._open_state
+            if 0x3E in chunk:  # only a ">" can end the tag: read up to here, from where the last read stopped
+                for piece in pieces[self._open_read:]:
+                    if state != "done":
+                        state = tk.tag_tail(piece, 0, state)[1]
+                self._open_state, self._open_read = state, len(pieces)
+            if state != "done" and self._open_size <= self._max_carry:
+                return b""
+            buf, self._open = b"".join(pieces), None
+            if state != "done":  # what a rescan would have found: still open, now past max_carry
+                self._carry = buf
+                self._overflow(out)
+                return b"".join(out)
+        else:
+            buf = self._carry + chunk if self._carry else chunk
         pos = self._lead(buf, out, final=False)
         if pos < 0:
             self._carry = buf
@@ -146,6 +171,8 @@ class HtmlFilter:
         self._carry = buf[pos:]
         if len(self._carry) > self._max_carry:
             self._overflow(out)
+        elif self._state == DATA and len(self._carry) > 2:
+            self._hold_open_tag()
         return b"".join(out)
 
     def close(self) -> bytes:
@@ -153,6 +180,8 @@ class HtmlFilter:
         if self._closed or self._passthrough:
             return b""
         self._closed = True
+        if self._open is not None:
+            self._carry, self._open = b"".join(self._open), None
         buf, self._carry = self._carry, b""
         out: Out = []
         self._process(buf, out, final=True, start=self._lead(buf, out, final=True))
@@ -163,6 +192,17 @@ class HtmlFilter:
             self._placeholder = b""
         self._content(out)
         return b"".join(out)
+
+    def _hold_open_tag(self) -> None:
+        """The carry is a start or end tag without its ">" yet: remember where its tokenizer stands."""
+        carry = self._carry
+        at = 2 if carry[1] == 0x2F else 1  # "</"
+        if carry[0] != 0x3C or carry[at] not in _ASCII_LETTERS:
+            return
+        _, state = tk.tag_tail(carry, at, "tagname")
+        if state != "done":
+            self._open, self._open_size, self._open_state, self._open_read = [carry], len(carry), state, 1
+            self._carry = b""
 
     # -- the state loop -----------------------------------------------------------------------------------
 
