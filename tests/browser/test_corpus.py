@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from gateway.vendors import Catalogue
 
-from .conftest import _free_port
+from .conftest import LOOPBACK_VISITORS, _free_port
 
 pytestmark = pytest.mark.browser
 
@@ -186,7 +186,7 @@ def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
-             "--data-dir", str(data), "--set", f"origins={url}", "--set", "access_log=false"],
+             "--data-dir", str(data), "--set", f"origins={url}", "--set", "access_log=false", *LOOPBACK_VISITORS],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while True:

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from .conftest import _free_port
+from .conftest import LOOPBACK_VISITORS, _free_port
 
 pytestmark = pytest.mark.browser
 SITE_DIR = Path(__file__).parent / "site"
@@ -72,7 +72,7 @@ def _serve(upstream: str, data: Path, *settings: str) -> Iterator[str]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
-             "--data-dir", str(data), "--set", f"origins={url}", *extra],
+             "--data-dir", str(data), "--set", f"origins={url}", *LOOPBACK_VISITORS, *extra],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
