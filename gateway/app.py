@@ -30,6 +30,7 @@ from .api import ConsentAPI, Limits
 from .assets import StaticAsset
 from .compression import CompressionMiddleware
 from .csp import CspBuilder
+from .deadline import BodyDeadline
 from .errors import GatewayError, gateway_error_handler, store_error_handler
 from .forwarded import ForwardedHeaders
 from .hosts import AllowedHosts, SecurityHeaders
@@ -100,11 +101,12 @@ class Components:
             await self.store.close()
             self._started = False
 
-    def consent_app(self, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-        """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard)."""
+    def consent_app(self, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+        """The routes under the prefix, with CORS for the configured origins only (credentials, no wildcard), and
+        a deadline on request bodies (a client that trickles one in is answered 408)."""
         s = self.settings
         routes = [*self.api.routes(), *extra_routes]
-        return Starlette(
+        return BodyDeadline(Starlette(
             routes=[Mount(s.prefix, routes=routes)],
             exception_handlers={GatewayError: gateway_error_handler, StoreError: store_error_handler},
             middleware=[Middleware(SecurityHeaders),
@@ -113,7 +115,7 @@ class Components:
                                    max_age=600),
                         Middleware(LatencyMiddleware, histogram=self.metrics.latency, prefix=s.prefix,
                                    paths=[getattr(r, "path", "") for r in routes])],
-        )
+        ), timeout=s.body_timeout, min_rate=s.body_min_rate)
 
     def blocking(self, app: ASGIApp, api: ASGIApp | None) -> BlockingMiddleware:
         return BlockingMiddleware(app, visitors=self.visitors, planner=self.planner, csp=self.csp,

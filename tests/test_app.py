@@ -74,3 +74,33 @@ async def test_each_app_owns_its_parts(settings: Settings) -> None:
     assert first.components.store is not second.components.store
     assert first.components.metrics.registry is not second.components.metrics.registry
     assert first.blocking.cache is not second.blocking.cache
+
+
+async def test_a_consent_write_whose_body_trickles_in_is_answered_408(settings: Settings) -> None:
+    """The consent API's body deadline is part of what create_app builds."""
+    import dataclasses
+
+    app = create_app(dataclasses.replace(settings, body_timeout=0.3, body_min_rate=1_000_000))
+    sent: list[dict[str, Any]] = []
+    parts = iter([{"type": "http.request", "body": b'{"act', "more_body": True}])
+
+    async def receive() -> dict[str, Any]:
+        part = next(parts, None)
+        if part is None:
+            await asyncio.sleep(30)  # the rest never comes
+        return part  # type: ignore[return-value]
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT", "scheme": "https",
+             "path": "/_consent/state", "raw_path": b"/_consent/state", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"wgp.kz"), (b"origin", SITE.encode()), (b"content-type", b"application/json")],
+             "client": ("203.0.113.9", 5000), "server": ("wgp.kz", 443)}
+    await app.startup()
+    try:
+        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    finally:
+        await app.shutdown()
+    assert sent[0]["status"] == 408
+    assert not any(name == b"set-cookie" for name, _ in sent[0]["headers"])
