@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from importlib import metadata
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import __version__
 from .locales import BANNER_KEYS
 from .settings import Settings
-from .store.summary import BREAKDOWN_COUNTS, BREAKDOWNS, DAY_COUNTS, TOTALS
-from .vocabulary import ACTIONS, CHOICES, NECESSARY, OPTIONAL
+from .vocabulary import ACTIONS, CHOICES, ERASE, NECESSARY, OPTIONAL, SHOWN
 
 Schema = dict[str, Any]
 JSON = "application/json"
@@ -32,6 +31,12 @@ _WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _RATE: Schema = {"type": "number", "minimum": 0, "maximum": 1}
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# The summary's names, as gateway.store.summary spells them (the API layer never imports the store package;
+# tests/test_openapi.py pins them equal, and the schemathesis run validates a real summary against them).
+TOTALS = (SHOWN, "decisions", *ACTIONS)
+DAY_COUNTS = (SHOWN, "decisions", *(a for a in ACTIONS if a != ERASE))
+BREAKDOWNS = ("device", "browser", "os", "language", "policy_version")
+BREAKDOWN_COUNTS = ("decisions", *CHOICES)
 
 
 def _object(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
@@ -290,7 +295,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     paths = {settings.prefix + path: item for path, item in {**_consent_paths(settings), **_admin_paths()}.items()}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Consent gateway", "version": __version__,
+        "info": {"title": "Consent gateway", "version": _version(),
                  "description": "Consent API of the gateway: writes take JSON only (the no-JavaScript form takes a "
                                 "form), must come from one of the site's origins, and are bounded in size."},
         "paths": paths,
@@ -302,6 +307,13 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
         },
     }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("consent-gateway")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0"
 
 
 def openapi_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:

@@ -145,6 +145,13 @@ def test_error_schema_is_strict(settings: Settings, body: dict[str, str], valid:
     assert validator.is_valid(body) is valid
 
 
+def test_summary_names_are_the_store_summarys() -> None:
+    from gateway import openapi
+    from gateway.store import summary
+    assert (openapi.TOTALS, openapi.DAY_COUNTS, openapi.BREAKDOWNS, openapi.BREAKDOWN_COUNTS) == (
+        summary.TOTALS, summary.DAY_COUNTS, summary.BREAKDOWNS, summary.BREAKDOWN_COUNTS)
+
+
 def test_openapi_document_is_valid_openapi_31(settings: Settings) -> None:
     """schemathesis' own loader validates the document against the OpenAPI 3.1 meta-schema."""
     loaded = schemathesis.openapi.from_dict(openapi_document(settings))
