@@ -26,6 +26,7 @@ from .assets import StaticAsset
 from .consent import ConsentState, new_consent_id, resolve_choice
 from .locales import BannerConfig, negotiate
 from .metrics import Metrics
+from .openapi import openapi_endpoint
 from .ratelimit import DailyCap, TokenBuckets
 from .settings import Settings
 from .signing import CookieSigner
@@ -97,6 +98,7 @@ class ConsentAPI:
             Route("/banner.js", self.asset, methods=["GET"], name="banner.js"),
             Route("/banner.css", self.asset, methods=["GET"], name="banner.css"),
             Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/openapi.json", openapi_endpoint(self.settings), methods=["GET"]),
         ]
 
     # -- reads -------------------------------------------------------------------------------------------
