@@ -120,6 +120,22 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             )""" + WITHOUT_ROWID,
         ),
     ),
+    (
+        2,
+        (
+            # Withdrawn and erased consent ids with the time of the withdrawal or erasure (UTC microseconds), so
+            # every gateway process can refuse a replayed cookie (gateway.revocations). Written in the same
+            # transaction as the withdraw record or the erasure; an erasure deletes the log rows of the id, not
+            # this. Existing withdrawals and erase proofs are copied in, so they are enforced from now on.
+            """CREATE TABLE revoked (
+                consent_id TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX revoked_at ON revoked (at)",
+            "INSERT INTO revoked (consent_id, at) SELECT consent_id, at FROM consent_log"
+            " WHERE action IN ('withdraw', 'erase') ORDER BY at, id",
+        ),
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -133,6 +149,9 @@ SELECT_HISTORY = (
     " texts_hash FROM consent_log WHERE consent_id = ? ORDER BY at, id"
 )
 DELETE_ID = "DELETE FROM consent_log WHERE consent_id = ?"
+INSERT_REVOKED = "INSERT INTO revoked (consent_id, at) VALUES (?, ?)"
+SELECT_REVOKED = "SELECT consent_id, at FROM revoked WHERE at >= ? ORDER BY at"
+PURGE_REVOKED = "DELETE FROM revoked WHERE at < ?"
 UPSERT_CUBE = (
     "INSERT INTO decision_daily (day, action, policy_version, language, device, browser, os, gpc, categories, n)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -40,7 +40,7 @@ from gateway.store.records import (
 )
 from gateway.store.rollups import TOP_HOSTS, Increments, rows, split_range
 from gateway.store.summary import build_summary
-from gateway.vocabulary import ERASE, categories_to_mask, mask_to_categories
+from gateway.vocabulary import ERASE, WITHDRAW, categories_to_mask, mask_to_categories
 
 logger = logging.getLogger("gateway.store")
 
@@ -232,12 +232,15 @@ class SqliteStore:
         increments = Increments(self._tz)
         results: list[int] = []
         pending: list[tuple[Any, ...]] = []
+        revoked: list[tuple[str, int]] = []
         await conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
                 if op.kind == "record":
                     pending.append(_row(op.payload))
                     increments.add_record(op.payload)
+                    if op.payload.action == WITHDRAW:
+                        revoked.append((op.payload.consent_id, to_micros(op.payload.at)))
                     results.append(0)
                 elif op.kind == "erase":
                     consent_id, proof = op.payload
@@ -246,6 +249,7 @@ class SqliteStore:
                         pending = []
                     cursor = await conn.execute(schema.DELETE_ID, (consent_id,))
                     results.append(max(cursor.rowcount, 0))
+                    revoked.append((consent_id, to_micros(proof.at if proof is not None else datetime.now(UTC))))
                     if proof is not None:
                         pending.append(_row(proof))
                         increments.add_record(proof)
@@ -257,6 +261,8 @@ class SqliteStore:
                     results.append(0)
             if pending:
                 await conn.executemany(schema.INSERT_LOG, pending)
+            if revoked:
+                await conn.executemany(schema.INSERT_REVOKED, revoked)
             self._inject("log")
             await _upsert(conn, schema.UPSERT_CUBE, [(*k, n) for k, n in increments.cube.items()])
             daily, monthly = increments.counters()
@@ -284,6 +290,13 @@ class SqliteStore:
             rows = await cursor.fetchall()
         return [_record(row) for row in rows]
 
+    async def revoked_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        if since.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        async with self._read().execute(schema.SELECT_REVOKED, (to_micros(since),)) as cursor:
+            rows = await cursor.fetchall()
+        return [(consent_id, from_micros(at)) for consent_id, at in rows]
+
     async def summary(self, start: date, end: date) -> dict[str, object]:
         check_range(start, end)
         spans = split_range(start, end)
@@ -295,7 +308,8 @@ class SqliteStore:
         return build_summary(start, end, self.timezone, days, keys, hosts)  # type: ignore[arg-type]
 
     async def purge(self, before: datetime) -> int:
-        """Delete log rows older than ``before`` in chunks of ``PURGE_CHUNK``; rollups keep their counts.
+        """Delete log rows older than ``before`` in chunks of ``PURGE_CHUNK``, then the revocations older than
+        ``before``; rollups keep their counts.
 
         Runs on the reader connection, not through the writer queue: each chunk is its own short transaction,
         so consent writes interleave with a long purge instead of waiting for it.
@@ -320,7 +334,16 @@ class SqliteStore:
                 raise
             removed += count
             if count < PURGE_CHUNK:
-                return removed
+                break
+        await conn.execute("BEGIN IMMEDIATE")
+        try:  # the revocations go with the log rows they came from: the same retention
+            await conn.execute(schema.PURGE_REVOKED, (cutoff,))
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+        return removed
 
     def _read(self) -> aiosqlite.Connection:
         if self._reader is None:
