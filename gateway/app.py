@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .metrics import Metrics
 from .middleware import BlockingMiddleware
 from .plans import Planner
 from .proxy import ReverseProxy
+from .revocations import RevocationRefresher, Revocations
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
 from .store import ConsentStore, StoreError, open_store
@@ -57,7 +59,9 @@ class Components:
         self.settings = settings
         self.metrics = Metrics()
         self.signer = CookieSigner(settings.secret_keys, settings.validity_seconds)
-        self.visitors = VisitorReader(settings, self.signer, self.metrics)
+        validity = timedelta(days=settings.validity_days)
+        self.revocations = Revocations(validity)  # withdrawn and erased ids, refreshed from the store
+        self.visitors = VisitorReader(settings, self.signer, self.metrics, self.revocations)
         try:
             self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
             configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
@@ -80,7 +84,9 @@ class Components:
             csp_strict_first_visit=self.csp.strict_first_visit,
             state_path=f"{settings.prefix}/state", policy_url=settings.policy_url)
         self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
-                              configs, assets)
+                              configs, assets, revocations=self.revocations)
+        self.refresher = RevocationRefresher(self.revocations, self.store.revoked_since,
+                                             settings.revocation_refresh_seconds, validity)
         self._started = False
 
     async def startup(self) -> None:
@@ -88,10 +94,12 @@ class Components:
             if self.settings.database_url.startswith("sqlite:///"):
                 Path(self.settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             await self.store.open()
+            await self.refresher.start()
             self._started = True
 
     async def shutdown(self) -> None:
         if self._started:
+            await self.refresher.stop()
             await self.store.close()
             self._started = False
 
