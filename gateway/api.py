@@ -28,6 +28,7 @@ from .locales import BannerConfig, negotiate
 from .metrics import Metrics
 from .openapi import openapi_endpoint
 from .ratelimit import DailyCap, TokenBuckets
+from .revocations import Revocations
 from .settings import Settings
 from .signing import CookieSigner
 from .store.records import BannerEvent, ConsentRecord, ConsentStore
@@ -82,6 +83,8 @@ class ConsentAPI:
     configs: dict[str, BannerConfig]
     assets: dict[str, StaticAsset]
     limits: Limits
+    # Withdrawn and erased ids this process refuses at once; other processes within their refresh interval.
+    revocations: Revocations | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -217,7 +220,9 @@ class ConsentAPI:
         if current.consent_id is not None:
             lang = negotiate(None, request.headers.get("accept-language"), self.settings.languages,
                              self.settings.default_language)
-            await self._append(request, current, "withdraw", lang, datetime.now(timezone.utc))
+            now = datetime.now(timezone.utc)
+            await self._append(request, current, "withdraw", lang, now)
+            self._revoke(current.consent_id, now)
             self.metrics.decisions.labels("withdraw").inc()
         withdrawn = ConsentState(gpc=current.gpc)
         payload = self._state_json(withdrawn) | {"withdrawn": current.consent_id}
@@ -240,6 +245,7 @@ class ConsentAPI:
             language=self.settings.default_language, gpc=False, ip_prefix=None,
             device="other", browser="Other", os="Other", texts_hash="")
         removed = await self.store.erase(current.consent_id, proof)
+        self._revoke(current.consent_id, proof.at)
         self.metrics.decisions.labels("erase").inc()
         response = JSONResponse({"consent_id": current.consent_id, "erased_records": removed,
                                  "kept": KEPT_AFTER_ERASE}, headers=NO_STORE)
@@ -274,6 +280,11 @@ class ConsentAPI:
         return Response(status_code=204)
 
     # -- helpers -----------------------------------------------------------------------------------------
+
+    def _revoke(self, consent_id: str, at: datetime) -> None:
+        """Refuse the id's cookies in this process from now on (the store has the revocation for the others)."""
+        if self.revocations is not None:
+            self.revocations.add(consent_id, at)
 
     async def _append(self, request: Request, state: ConsentState, action: str, lang: str, now: datetime) -> None:
         agent = classify(request.headers.get("user-agent", ""))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from .middleware import BlockingMiddleware
 from .plans import Planner
 from .proxy import ReverseProxy
 from .ratelimit import DailyCap, TokenBuckets
+from .revocations import RevocationRefresher, Revocations
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
 from .store import ConsentStore, StoreError, open_store
@@ -60,7 +62,9 @@ class Components:
         self.settings = settings
         self.metrics = Metrics()
         self.signer = CookieSigner(settings.secret_keys, settings.validity_seconds)
-        self.visitors = VisitorReader(settings, self.signer, self.metrics)
+        validity = timedelta(days=settings.validity_days)
+        self.revocations = Revocations(validity)  # withdrawn and erased ids, refreshed from the store
+        self.visitors = VisitorReader(settings, self.signer, self.metrics, self.revocations)
         try:
             self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
             configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
@@ -86,7 +90,9 @@ class Components:
                         reports=TokenBuckets(settings.rate_limit_reports), hosts_per_report=settings.csp_report_hosts,
                         csp_hosts=DailyCap(settings.csp_hosts_per_day))
         self.api = ConsentAPI(settings, self.signer, self.visitors, self.store, self.metrics, self.catalogue,
-                              configs, assets, limits)
+                              configs, assets, limits, revocations=self.revocations)
+        self.refresher = RevocationRefresher(self.revocations, self.store.revoked_since,
+                                             settings.revocation_refresh_seconds, validity)
         self._started = False
 
     async def startup(self) -> None:
@@ -94,10 +100,12 @@ class Components:
             if self.settings.database_url.startswith("sqlite:///"):
                 Path(self.settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             await self.store.open()
+            await self.refresher.start()
             self._started = True
 
     async def shutdown(self) -> None:
         if self._started:
+            await self.refresher.stop()
             await self.store.close()
             self._started = False
 

@@ -1,4 +1,4 @@
-"""consent-gateway serve | demo | keygen | report | purge | seed-demo-data.
+"""consent-gateway serve | demo | keygen | report | purge | verify-log | seed-demo-data.
 
 Thin: parse flags, build one Settings, hand it to the app factory or a command. Errors are one line on
 stderr and exit code 2, never a traceback.

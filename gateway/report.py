@@ -1,4 +1,5 @@
-"""The CLI commands report, purge and seed-demo-data, and the summary as text for a terminal (table, CSV, JSON).
+"""The CLI commands report, purge, verify-log and seed-demo-data, and the summary as text for a terminal (table,
+CSV, JSON).
 
 The range handling and the CSV are gateway.analytics', shared with the dashboard and its API.
 """
@@ -110,6 +111,9 @@ def add_commands(subparsers: Any) -> None:
                        help="age in days, e.g. 365d")
     purge.set_defaults(handler=run_purge)
 
+    verify = subparsers.add_parser("verify-log", help="check the consent log's hash chain; exit 1 at a broken link")
+    verify.set_defaults(handler=run_verify_log)
+
     seed = subparsers.add_parser("seed-demo-data", help="fill the database with clearly synthetic decisions")
     seed.add_argument("--days", type=_positive, default=90, help="spread over this many past days (default 90)")
     seed.add_argument("--rows", type=_positive, default=5000, help="consent-log rows to write (default 5000)")
@@ -150,6 +154,29 @@ def run_purge(args: argparse.Namespace, settings: Any) -> int:
         return 1
     print(f"Purged {removed} consent-log rows recorded before {before:%Y-%m-%d %H:%M} UTC; daily rollups kept.")
     return 0
+
+
+def run_verify_log(args: argparse.Namespace, settings: Any) -> int:
+    """OK with the count and the head (keep it elsewhere: a later rewrite of the file would not reach it), or
+    the first broken link with its row id and time, and exit 1 (gateway.store.chain says what is proven)."""
+    async def verify(store: Any) -> Any:
+        check = getattr(store, "verify_log", None)
+        return False if check is None else await check()
+
+    report = _with_store("verify-log", settings, verify)
+    if report is None:
+        return 1
+    if report is False:
+        print("verify-log: this store keeps no chained log (only the SQLite store does)", file=sys.stderr)
+        return 1
+    if report.ok:
+        print(f"OK: {report.rows} consent-log rows chained ({report.removed} removed by erase or purge, their "
+              f"links kept); head {report.head}")
+        return 0
+    at = f" ({report.broken_at:%Y-%m-%d %H:%M:%S} UTC)" if report.broken_at else ""
+    print(f"BROKEN at row {report.broken_id}{at}: {report.problem}; {report.rows} rows verified before it",
+          file=sys.stderr)
+    return 1
 
 
 # --- demo data ----------------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class Settings:
     timezone: str = "Asia/Almaty"
     categories: tuple[str, ...] = CATEGORIES
     validity_days: int = 180
+    # How often every process reloads withdrawn and erased consent ids from the store (gateway.revocations).
+    revocation_refresh_seconds: int = 5
     honor_gpc: bool = True
     clear_site_data: bool = False
     ip_truncation: bool = True
@@ -253,6 +255,9 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
             raise bad("languages", f"no locale file locales/{lang}.toml for {lang!r}")
     if not 1 <= s.validity_days <= 395:
         raise bad("validity_days", f"must be between 1 and 395 days (got {s.validity_days})")
+    if not 1 <= s.revocation_refresh_seconds <= 300:
+        raise bad("revocation_refresh_seconds",
+                  f"must be between 1 and 300 seconds (got {s.revocation_refresh_seconds})")
     if s.cookie_samesite not in _SAMESITE:
         raise bad("cookie_samesite", f"must be one of {', '.join(_SAMESITE)} (got {s.cookie_samesite!r})")
     if s.cookie_samesite == "none" and not s.cookie_secure:

@@ -1,4 +1,8 @@
-"""Read a visitor's consent from request headers: the one path shared by the API and the middleware."""
+"""Read a visitor's consent from request headers: the one path shared by the API and the middleware.
+
+A cookie whose consent was withdrawn or erased (``gateway.revocations``) reads as "no consent yet", keeping no id:
+the check comes after the caches of verified cookies, so a cached cookie is refused the moment its id is revoked.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from urllib.parse import unquote
 
 from .consent import UNDECIDED, ConsentState
 from .metrics import Metrics
+from .revocations import Revocations
 from .settings import Settings
 from .signing import CookieSigner
 
@@ -20,13 +25,15 @@ RECENT = 4096
 class VisitorReader:
     """Cookie + Sec-GPC -> the ConsentState in force now. Bad or stale cookies mean "not decided"."""
 
-    def __init__(self, settings: Settings, signer: CookieSigner, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, signer: CookieSigner, metrics: Metrics,
+                 revocations: Revocations | None = None) -> None:
         self._name = settings.cookie_name
         self._policy = settings.policy_version
         self._validity = timedelta(days=settings.validity_days)
         self._honor_gpc = settings.honor_gpc
         self._signer = signer
         self._invalid = metrics.invalid_cookies
+        self._revocations = revocations if revocations is not None else Revocations(self._validity)
         self._recent: dict[str, tuple[ConsentState, float]] = {}  # verified value -> (state, valid until)
         self._by_header: dict[bytes, tuple[ConsentState, float]] = {}  # whole Cookie header -> the same
         self._name_bytes = settings.cookie_name.encode("latin-1")
@@ -46,7 +53,7 @@ class VisitorReader:
         gpc = self._honor_gpc and gpc_header is not None and gpc_header.strip() == "1"
         value = self.cookie_value(cookie_header)
         state = self._lookup(value, now)[0] if value is not None else None
-        return self._with_gpc(state, gpc)
+        return self._in_force(state, gpc)
 
     def read_raw(self, cookie_header: bytes | None, gpc_header: bytes | None) -> ConsentState:
         """``read`` for header bytes as an ASGI server hands them over (the middleware's per-request path).
@@ -66,7 +73,7 @@ class VisitorReader:
                     state, until = self._lookup(value, None)
                     if until and state is not None:
                         _remember(self._by_header, cookie_header, (state, until))
-        return self._with_gpc(state, gpc)
+        return self._in_force(state, gpc)
 
     def _lookup(self, value: str, now: datetime | None) -> tuple[ConsentState | None, float]:
         """A cookie value's state and until when it holds: remembered if verified recently, else verified."""
@@ -75,9 +82,9 @@ class VisitorReader:
             return hit
         return self._verify(value, now)
 
-    @staticmethod
-    def _with_gpc(state: ConsentState | None, gpc: bool) -> ConsentState:
-        if state is None:
+    def _in_force(self, state: ConsentState | None, gpc: bool) -> ConsentState:
+        if state is None or (state.consent_id is not None
+                             and self._revocations.revokes(state.consent_id, state.decided_at)):
             return _UNDECIDED_GPC if gpc else UNDECIDED
         return replace(state, gpc=True) if gpc and not state.gpc else state
 

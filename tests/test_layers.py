@@ -22,7 +22,8 @@ FORBIDDEN = [
     ("gateway.admin", "gateway.report"),  # routes never import the CLI
     ("gateway.api", "gateway.report"),
     # The per-request layers never reach the store, the database driver or the routes.
-    *[(layer, target) for layer in ("gateway.middleware", "gateway.proxy", "gateway.plans")
+    *[(layer, target) for layer in ("gateway.middleware", "gateway.proxy", "gateway.plans", "gateway.visitor",
+                                    "gateway.revocations")
       for target in ("gateway.store", "aiosqlite", "gateway.api", "gateway.admin", "gateway.app")],
     # The routes reach storage through the ConsentStore protocol, never a backend.
     *[("gateway.api", target) for target in ("gateway.store.sqlite", "gateway.store.memory", "aiosqlite")],

@@ -46,6 +46,7 @@ BAD = [
     ({"GATEWAY_PORT": "eighty"}, "GATEWAY_PORT: port"),
     ({"GATEWAY_PORT": "0"}, "port: must be between 1 and 65535"),
     ({"GATEWAY_VALIDITY_DAYS": "0"}, "validity_days"),
+    ({"GATEWAY_REVOCATION_REFRESH_SECONDS": "0"}, "revocation_refresh_seconds: must be between 1 and 300"),
     ({"GATEWAY_COOKIE_SAMESITE": "sometimes"}, "cookie_samesite: must be one of lax, strict, none"),
     ({"GATEWAY_ORIGINS": "wgp.kz"}, "origins: 'wgp.kz' is not an origin"),
     ({"GATEWAY_TIMEZONE": "Mars/Olympus"}, "timezone: unknown time zone"),

@@ -13,7 +13,7 @@ Guarantees every backend gives:
   commit (group commit) and a failed commit raises ``StoreWriteError`` in every writer of that batch.
 - Rollups are updated in the same transaction as the log, so a crash never double-counts or misses a record.
 - The log is append-only apart from ``erase`` (right to destruction) and ``purge`` (retention); rollups hold no
-  identifier and survive both.
+  identifier and survive both. The SQLite log is hash-chained (``store.chain``), and stays verifiable across both.
 - Records from bots (device ``"bot"``) are logged if they arrive but never count in the summary.
 """
 

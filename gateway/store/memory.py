@@ -8,7 +8,7 @@ process: never use it where consent must be proven later.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.store.records import (
@@ -22,7 +22,7 @@ from gateway.store.records import (
 )
 from gateway.store.rollups import ALL, DIMENSIONS, TOP_HOSTS, CspKey, CubeKey, ImpressionKey, Increments
 from gateway.store.summary import build_summary
-from gateway.vocabulary import ERASE
+from gateway.vocabulary import ERASE, WITHDRAW
 
 
 class MemoryStore:
@@ -39,6 +39,7 @@ class MemoryStore:
         self.by_key: dict[tuple[str, str, str], list[int]] = {}
         self.impressions: dict[ImpressionKey, int] = defaultdict(int)
         self.csp: dict[CspKey, int] = defaultdict(int)
+        self._revoked: list[tuple[str, datetime]] = []
 
     async def __aenter__(self) -> MemoryStore:
         await self.open()
@@ -72,6 +73,7 @@ class MemoryStore:
         self._log = [r for r in self._log if r.consent_id != consent_id]
         removed = before - len(self._log)
         self._apply([proof] if proof is not None else [])
+        self._revoked.append((consent_id, proof.at if proof is not None else datetime.now(UTC)))
         return removed
 
     async def record_event(self, event: BannerEvent) -> None:
@@ -125,13 +127,21 @@ class MemoryStore:
         kept = [r for r in self._log if r.at >= before]
         removed = len(self._log) - len(kept)
         self._log = kept
+        self._revoked = [(i, at) for i, at in self._revoked if at >= before]
         return removed
+
+    async def revoked_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        if since.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        self._check_open()
+        return sorted(((i, at) for i, at in self._revoked if at >= since), key=lambda item: item[1])
 
     def _apply(self, records: list[ConsentRecord]) -> None:
         increments = Increments(self._tz)
         for record in records:
             increments.add_record(record)
         self._log.extend(records)
+        self._revoked.extend((r.consent_id, r.at) for r in records if r.action == WITHDRAW)
         self._merge(increments)
 
     def _merge(self, increments: Increments) -> None:

@@ -93,7 +93,14 @@ class ConsentStore(Protocol):
         """Metrics for local days ``start``..``end`` inclusive, in the store's time zone (see gateway.store.summary)."""
 
     async def purge(self, before: datetime) -> int:
-        """Delete log rows older than ``before``; rollups are kept. Returns how many rows went."""
+        """Delete log rows (and revocations) older than ``before``; rollups are kept. Returns how many rows went."""
+
+    async def revoked_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(consent id, when) of every withdrawal and erasure at or after ``since``, oldest first.
+
+        Kept apart from the log, written in the same transaction as the ``withdraw`` record or the erasure, so an
+        erasure (which deletes the id's withdrawals) or a proof-less erase still counts; every gateway process
+        polls this to refuse replayed cookies (gateway.revocations)."""
 
 
 def validate_record(record: ConsentRecord) -> None:

@@ -10,16 +10,49 @@ PostgreSQL backend can reuse them; the SQLite-only parts are the ``WITHOUT_ROWID
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import aiosqlite
 
+from gateway.store import chain
 from gateway.store.rollups import COUNTS, DIMENSIONS
+
+# A migration step: one SQL statement, or a function run on the connection inside the migration's transaction
+# (for what SQL alone cannot compute, such as the hash chain over the existing rows).
+Step = str | Callable[[aiosqlite.Connection], Awaitable[None]]
 
 # Rollups are read by primary-key range only: SQLite stores such a table clustered on its key (one B-tree, no
 # rowid lookups), which makes a year of summary a few sequential page reads. PostgreSQL gets the same tables
 # without this suffix.
 WITHOUT_ROWID = " WITHOUT ROWID"
 
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+LOG_FIELDS = ("consent_id, at, action, categories, policy_version, language, gpc, ip_prefix, device, browser, os,"
+              " texts_hash")
+CHAIN_CHUNK = 10_000
+
+
+async def _chain_existing_rows(conn: aiosqlite.Connection) -> None:
+    """Migration 3: chain the rows already in the log, in id order, and record the head. An id missing from such a
+    log (erased before the chain existed) gets a link equal to the chain so far, so later ids verify."""
+    previous, expected, last = chain.GENESIS, 1, 0
+    while True:
+        rows = list(await conn.execute_fetchall(
+            f"SELECT id, {LOG_FIELDS} FROM consent_log WHERE id > ? ORDER BY id LIMIT ?", (last, CHAIN_CHUNK)))
+        if not rows:
+            break
+        updates, gaps = [], []
+        for row_id, *fields in rows:
+            gaps += [(gap, previous, chain.BEFORE_CHAIN) for gap in range(expected, row_id)]
+            previous = chain.link(previous, row_id, tuple(fields))
+            updates.append((previous, row_id))
+            expected, last = row_id + 1, row_id
+        await conn.executemany("UPDATE consent_log SET chain = ? WHERE id = ?", updates)
+        await conn.executemany(INSERT_LINK, gaps)
+    await conn.execute("INSERT INTO log_head (one, last_id, chain, base_id, base_chain) VALUES (1, ?, ?, 0, ?)",
+                       (last, previous, chain.GENESIS))
+
+
+MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
     (
         1,
         (
@@ -120,10 +153,57 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             )""" + WITHOUT_ROWID,
         ),
     ),
+    (
+        2,
+        (
+            # Withdrawn and erased consent ids with the time of the withdrawal or erasure (UTC microseconds), so
+            # every gateway process can refuse a replayed cookie (gateway.revocations). Written in the same
+            # transaction as the withdraw record or the erasure; an erasure deletes the log rows of the id, not
+            # this. Existing withdrawals and erase proofs are copied in, so they are enforced from now on.
+            """CREATE TABLE revoked (
+                consent_id TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX revoked_at ON revoked (at)",
+            "INSERT INTO revoked (consent_id, at) SELECT consent_id, at FROM consent_log"
+            " WHERE action IN ('withdraw', 'erase') ORDER BY at, id",
+        ),
+    ),
+    (
+        3,
+        (
+            # The hash chain (gateway.store.chain): each row's sha256 over the previous row's chain and its own
+            # canonical bytes; the links of rows removed by erase or purge; the head (last id and chain written,
+            # and the purged prefix folded into base_id/base_chain).
+            "ALTER TABLE consent_log ADD COLUMN chain BLOB",
+            """CREATE TABLE log_links (
+                id INTEGER PRIMARY KEY,
+                chain BLOB NOT NULL,
+                reason TEXT NOT NULL
+            )""",
+            """CREATE TABLE log_head (
+                one INTEGER PRIMARY KEY CHECK (one = 1),
+                last_id BIGINT NOT NULL,
+                chain BLOB NOT NULL,
+                base_id BIGINT NOT NULL,
+                base_chain BLOB NOT NULL
+            )""",
+            _chain_existing_rows,
+        ),
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
 
+INSERT_CHAINED = (
+    "INSERT INTO consent_log (id, consent_id, at, action, categories, policy_version, language, gpc, ip_prefix,"
+    " device, browser, os, texts_hash, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_LINK = "INSERT INTO log_links (id, chain, reason) VALUES (?, ?, ?)"
+SELECT_HEAD = "SELECT last_id, chain, (SELECT MAX(id) FROM consent_log) FROM log_head"
+UPDATE_HEAD = "UPDATE log_head SET last_id = ?, chain = ?"
+SELECT_ID_LINKS = "SELECT id, chain FROM consent_log WHERE consent_id = ? ORDER BY id"
+# Unchained: only for tools that fill a file in bulk (bench/); the gateway writes INSERT_CHAINED.
 INSERT_LOG = (
     "INSERT INTO consent_log (consent_id, at, action, categories, policy_version, language, gpc, ip_prefix,"
     " device, browser, os, texts_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -133,6 +213,9 @@ SELECT_HISTORY = (
     " texts_hash FROM consent_log WHERE consent_id = ? ORDER BY at, id"
 )
 DELETE_ID = "DELETE FROM consent_log WHERE consent_id = ?"
+INSERT_REVOKED = "INSERT INTO revoked (consent_id, at) VALUES (?, ?)"
+SELECT_REVOKED = "SELECT consent_id, at FROM revoked WHERE at >= ? ORDER BY at"
+PURGE_REVOKED = "DELETE FROM revoked WHERE at < ?"
 UPSERT_CUBE = (
     "INSERT INTO decision_daily (day, action, policy_version, language, device, browser, os, gpc, categories, n)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -217,7 +300,10 @@ async def migrate(conn: aiosqlite.Connection) -> int:
             version = await current_version(conn)
             if version < target:
                 for statement in statements:
-                    await conn.execute(statement)
+                    if isinstance(statement, str):
+                        await conn.execute(statement)
+                    else:
+                        await statement(conn)
                 await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
                 version = target
             await conn.execute("COMMIT")

@@ -8,6 +8,9 @@ queued (up to ``batch_max``), writes it in one transaction (log rows with execut
 key after pre-aggregation in Python), commits, and only then resolves the futures. If anything in the batch
 fails, the transaction is rolled back and every writer of that batch gets ``StoreWriteError``.
 
+Each batch also extends the log's hash chain (gateway.store.chain): it reads the head once, gives the rows their
+ids and chain values in Python, and updates the head once, inside the same transaction; ``verify_log`` walks it.
+
 Two connections: the writer's, used only by the writer task, and a reader for history and summaries; under WAL a
 reader sees every committed transaction and never blocks the writer.
 """
@@ -27,6 +30,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from gateway.store import schema
+from gateway.store.chain import ERASED, GENESIS, PURGED, ChainReport, ChainVerifier, link
 from gateway.store.records import (
     DEFAULT_TIMEZONE,
     BannerEvent,
@@ -40,12 +44,13 @@ from gateway.store.records import (
 )
 from gateway.store.rollups import TOP_HOSTS, Increments, rows, split_range
 from gateway.store.summary import build_summary
-from gateway.vocabulary import ERASE, categories_to_mask, mask_to_categories
+from gateway.vocabulary import ERASE, WITHDRAW, categories_to_mask, mask_to_categories
 
 logger = logging.getLogger("gateway.store")
 
 BUSY_TIMEOUT_MS = 10_000  # another process (the `purge` CLI, a second worker) may hold the write lock briefly
 PURGE_CHUNK = 10_000  # rows per purge transaction, so appends are never held up for long
+VERIFY_CHUNK = 10_000  # log rows read per query by verify_log
 
 
 def to_micros(at: datetime) -> int:
@@ -232,22 +237,44 @@ class SqliteStore:
         increments = Increments(self._tz)
         results: list[int] = []
         pending: list[tuple[Any, ...]] = []
+        revoked: list[tuple[str, int]] = []
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            # The chain goes on from the head as committed (another process may have written since our last
+            # batch); ids come from it too, so an erased id is never given again.
+            async with conn.execute(schema.SELECT_HEAD) as cursor:
+                head = await cursor.fetchone()
+            assert head is not None, "migration 3 writes the head"
+            last_id, previous = max(head[0], head[2] or 0), head[1]
+            start_id = last_id
+
+            def chained(record: ConsentRecord) -> tuple[Any, ...]:
+                nonlocal last_id, previous
+                last_id += 1
+                fields = _row(record)
+                previous = link(previous, last_id, fields)
+                return (last_id, *fields, previous)
+
             for op in batch:
                 if op.kind == "record":
-                    pending.append(_row(op.payload))
+                    pending.append(chained(op.payload))
                     increments.add_record(op.payload)
+                    if op.payload.action == WITHDRAW:
+                        revoked.append((op.payload.consent_id, to_micros(op.payload.at)))
                     results.append(0)
                 elif op.kind == "erase":
                     consent_id, proof = op.payload
                     if pending:  # keep queue order: rows appended before the erase are erased with it
-                        await conn.executemany(schema.INSERT_LOG, pending)
+                        await conn.executemany(schema.INSERT_CHAINED, pending)
                         pending = []
+                    links = await conn.execute_fetchall(schema.SELECT_ID_LINKS, (consent_id,))
+                    await conn.executemany(schema.INSERT_LINK,
+                                           [(i, c if c is not None else GENESIS, ERASED) for i, c in links])
                     cursor = await conn.execute(schema.DELETE_ID, (consent_id,))
                     results.append(max(cursor.rowcount, 0))
+                    revoked.append((consent_id, to_micros(proof.at if proof is not None else datetime.now(UTC))))
                     if proof is not None:
-                        pending.append(_row(proof))
+                        pending.append(chained(proof))
                         increments.add_record(proof)
                 elif op.kind == "event":
                     increments.add_event(op.payload)
@@ -256,7 +283,11 @@ class SqliteStore:
                     increments.add_csp(*op.payload)
                     results.append(0)
             if pending:
-                await conn.executemany(schema.INSERT_LOG, pending)
+                await conn.executemany(schema.INSERT_CHAINED, pending)
+            if last_id != start_id:
+                await conn.execute(schema.UPDATE_HEAD, (last_id, previous))
+            if revoked:
+                await conn.executemany(schema.INSERT_REVOKED, revoked)
             self._inject("log")
             await _upsert(conn, schema.UPSERT_CUBE, [(*k, n) for k, n in increments.cube.items()])
             daily, monthly = increments.counters()
@@ -284,6 +315,13 @@ class SqliteStore:
             rows = await cursor.fetchall()
         return [_record(row) for row in rows]
 
+    async def revoked_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        if since.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        async with self._read().execute(schema.SELECT_REVOKED, (to_micros(since),)) as cursor:
+            rows = await cursor.fetchall()
+        return [(consent_id, from_micros(at)) for consent_id, at in rows]
+
     async def summary(self, start: date, end: date) -> dict[str, object]:
         check_range(start, end)
         spans = split_range(start, end)
@@ -295,7 +333,8 @@ class SqliteStore:
         return build_summary(start, end, self.timezone, days, keys, hosts)  # type: ignore[arg-type]
 
     async def purge(self, before: datetime) -> int:
-        """Delete log rows older than ``before`` in chunks of ``PURGE_CHUNK``; rollups keep their counts.
+        """Delete log rows older than ``before`` in chunks of ``PURGE_CHUNK``, then the revocations older than
+        ``before``; rollups keep their counts.
 
         Runs on the reader connection, not through the writer queue: each chunk is its own short transaction,
         so consent writes interleave with a long purge instead of waiting for it.
@@ -308,11 +347,13 @@ class SqliteStore:
         while True:
             await conn.execute("BEGIN IMMEDIATE")
             try:
-                cursor = await conn.execute(
-                    "DELETE FROM consent_log WHERE id IN (SELECT id FROM consent_log WHERE at < ? LIMIT ?)",
-                    (cutoff, PURGE_CHUNK),
-                )
-                count = max(cursor.rowcount, 0)
+                gone = list(await conn.execute_fetchall(
+                    "SELECT id, chain FROM consent_log WHERE at < ? ORDER BY id LIMIT ?", (cutoff, PURGE_CHUNK)))
+                await conn.executemany(schema.INSERT_LINK,
+                                       [(i, c if c is not None else GENESIS, PURGED) for i, c in gone])
+                await conn.executemany("DELETE FROM consent_log WHERE id = ?", [(i,) for i, _ in gone])
+                count = len(gone)
+                await _fold_purged_prefix(conn)
                 await conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -320,7 +361,41 @@ class SqliteStore:
                 raise
             removed += count
             if count < PURGE_CHUNK:
-                return removed
+                break
+        await conn.execute("BEGIN IMMEDIATE")
+        try:  # the revocations go with the log rows they came from: the same retention
+            await conn.execute(schema.PURGE_REVOKED, (cutoff,))
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+        return removed
+
+    async def verify_log(self) -> ChainReport:
+        """Walk the hash chain from the purged prefix to the head (gateway.store.chain); reads only."""
+        conn = self._read()
+        head = await conn.execute_fetchall("SELECT last_id, chain, base_id, base_chain FROM log_head")
+        last_id, head_chain, base_id, base_chain = next(iter(head))
+        links = list(await conn.execute_fetchall(
+            "SELECT id, chain FROM log_links WHERE id > ? ORDER BY id", (base_id,)))
+        verifier = ChainVerifier(base_id, base_chain)
+        after, li = base_id, 0
+        while verifier.broken is None:
+            rows = list(await conn.execute_fetchall(
+                f"SELECT id, {schema.LOG_FIELDS}, chain FROM consent_log WHERE id > ? ORDER BY id LIMIT ?",
+                (after, VERIFY_CHUNK)))
+            for row_id, *fields, chain in rows:
+                while li < len(links) and links[li][0] < row_id:
+                    verifier.removed_link(*links[li])
+                    li += 1
+                verifier.row(row_id, tuple(fields), chain)
+            if len(rows) < VERIFY_CHUNK:
+                break
+            after = rows[-1][0]
+        for link_id, chain in links[li:]:
+            verifier.removed_link(link_id, chain)
+        return verifier.finish(last_id, head_chain)
 
     def _read(self) -> aiosqlite.Connection:
         if self._reader is None:
@@ -344,6 +419,22 @@ async def _enable_wal(conn: aiosqlite.Connection) -> None:
         if row is None or str(row[0]).lower() != "wal":
             raise StoreError(f"cannot switch the database to WAL mode (journal_mode is {row!r})")
         return
+
+
+async def _fold_purged_prefix(conn: aiosqlite.Connection) -> None:
+    """Once the oldest rows are all gone, their links are not needed: the chain value just before the first
+    remaining row becomes the head's base, where verification starts, and the links below it go."""
+    head = await conn.execute_fetchall("SELECT base_id, last_id FROM log_head")
+    base_id, last_id = next(iter(head))
+    first = await conn.execute_fetchall("SELECT MIN(id) FROM consent_log")
+    new_base = (next(iter(first))[0] or last_id + 1) - 1
+    if new_base <= base_id:
+        return
+    found = list(await conn.execute_fetchall("SELECT chain FROM log_links WHERE id = ?", (new_base,)))
+    if not found:  # a gap that is not a removal: leave it for verify-log to report
+        return
+    await conn.execute("UPDATE log_head SET base_id = ?, base_chain = ?", (new_base, found[0][0]))
+    await conn.execute("DELETE FROM log_links WHERE id <= ?", (new_base,))
 
 
 async def _upsert(conn: aiosqlite.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

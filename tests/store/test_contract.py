@@ -239,6 +239,37 @@ async def test_purge_cutoff_is_exclusive(store: ConsentStore) -> None:
     assert await store.purge(NOON + timedelta(microseconds=1)) == 1
 
 
+async def test_revoked_since_lists_withdrawals_and_erasures_oldest_first(store: ConsentStore) -> None:
+    await store.append(record(consent_id="kept"))
+    await store.append(record(consent_id="withdrawn", action="withdraw", at=NOON + timedelta(minutes=2)))
+    await store.append(record(consent_id="erased", at=NOON))
+    proof = record(consent_id="erased", action="erase", at=NOON + timedelta(minutes=1), ip_prefix=None)
+    await store.erase("erased", proof)
+    assert await store.revoked_since(NOON) == [("erased", proof.at), ("withdrawn", NOON + timedelta(minutes=2))]
+    assert await store.revoked_since(NOON + timedelta(minutes=2)) == [("withdrawn", NOON + timedelta(minutes=2))]
+    assert await store.revoked_since(NOON + timedelta(minutes=3)) == []
+
+
+async def test_a_withdrawal_stays_revoked_after_its_erasure(store: ConsentStore) -> None:
+    await store.append(record(action="withdraw", at=NOON))
+    assert await store.erase("c-0001") == 1  # no proof: nothing of the id is left in the log
+    revoked = await store.revoked_since(NOON - timedelta(days=1))
+    assert [consent_id for consent_id, _ in revoked] == ["c-0001", "c-0001"]
+    assert revoked[0][1] == NOON
+
+
+async def test_purge_forgets_revocations_older_than_the_cutoff(store: ConsentStore) -> None:
+    await store.append(record(consent_id="old", action="withdraw", at=NOON - timedelta(days=400)))
+    await store.append(record(consent_id="new", action="withdraw", at=NOON))
+    await store.purge(NOON - timedelta(days=365))
+    assert await store.revoked_since(NOON - timedelta(days=500)) == [("new", NOON)]
+
+
+async def test_revoked_since_needs_an_aware_time(store: ConsentStore) -> None:
+    with pytest.raises(ValueError):
+        await store.revoked_since(datetime(2026, 3, 10))
+
+
 async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
     for kind in ("memory", "sqlite"):
         store = make_store(kind, tmp_path / kind)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,12 @@ async def test_the_memory_store_reads_the_same_summaries() -> None:
         await write(store)
         found = _json(await read_back(store))
     assert found == {"history": GOLDEN["history"], "summaries": GOLDEN["summaries"]}
+
+
+async def test_migrating_an_earlier_log_enforces_its_withdrawals_and_erasures(tmp_path: Path) -> None:
+    copy = tmp_path / DATABASE.name
+    shutil.copyfile(DATABASE, copy)
+    async with SqliteStore(copy, timezone=TIMEZONE) as store:
+        revoked = await store.revoked_since(datetime(2026, 1, 1, tzinfo=UTC))
+    assert [(i, at.isoformat()) for i, at in revoked] == [
+        ("golden-d", "2026-03-11T18:30:00+00:00"), ("golden-a", "2026-03-11T19:30:00+00:00")]
