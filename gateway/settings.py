@@ -162,9 +162,11 @@ def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SettingsError(f"{path}: file not found") from None
+        raise SettingsError(f"{_shown(path)}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{_shown(path)}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: invalid TOML: {exc}") from None
+        raise SettingsError(f"{_shown(path)}: invalid TOML: {exc}") from None
     values: dict[str, tuple[Any, str]] = {}
     overrides: dict[str, Any] = {k: data.pop(k) for k in ("vendors", "allow") if k in data}
     for section, table in data.items():
@@ -179,6 +181,11 @@ def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
     return values, overrides
 
 
+def _shown(path: object) -> str:
+    """A path as an error message shows it: on one line, whatever characters it holds."""
+    return str(path).encode("unicode_escape").decode("ascii")
+
+
 def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     """A secret from GATEWAY_NAME, or from the file named by GATEWAY_NAME_FILE."""
     var = ENV_PREFIX + name.upper()
@@ -189,7 +196,7 @@ def _read_secret(env: Mapping[str, str], name: str) -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
+            raise SettingsError(f"{var}_FILE: cannot read {_shown(path)}: {exc.strerror}") from None
     return None
 
 
@@ -202,7 +209,12 @@ def load_settings(
     """Build Settings: TOML file, then GATEWAY_* environment, then CLI flags, then `fixed` (tests, demo)."""
     env = os.environ if env is None else env
     path = Path(config or env.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
-    values, overrides = _read_toml(path)
+    try:
+        values, overrides = _read_toml(path)
+    except SettingsError as exc:
+        if config is None and env.get(ENV_PREFIX + "CONFIG"):  # say where the path came from
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: {exc}") from None
+        raise
     for name in _FIELDS:
         if name in _SECRET_FIELDS:
             continue

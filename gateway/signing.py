@@ -88,7 +88,7 @@ def _decode(payload: object, signed: datetime) -> ConsentState | None:
             and isinstance(decided, int) and decided <= signed.timestamp() + 1):
         return None
     choice = choice_for_code(action)
-    if choice is None:
+    if choice is None or decided < 0:  # before 1970: never a decision this gateway signed
         return None
     return ConsentState(
         consent_id=cid, decided=True, action=choice, granted=mask_to_categories(mask) | {NECESSARY},

@@ -431,8 +431,8 @@ class HtmlFilter:
         if is_end:
             out.append(carry)
         else:
-            if not self._injected and name not in HEAD_LEVEL:
-                self._inject(out)
+            if (not self._injected or self._body) and name not in HEAD_LEVEL and name != b"body":
+                self._content(out)
             self._oversized_start(name, carry, name_end, out)
             self._tail_next = self._state
         _, self._tail_state = tk.tag_tail(carry, name_end, "tagname")
