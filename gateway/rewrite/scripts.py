@@ -29,6 +29,7 @@ _LOADS = re.compile(r"\.(?:js|mjs|gif|png|jpe?g|webp|svg)(?:[?#]|$)|/(?:tr|rtrg|
                     r"events|track|tracking|counter|hit|beacon|analytics|tag|tags|metrika|gtm|gtag|sdk|insight|"
                     r"pagead|conversion|i)(?:[/?.#]|$)", re.IGNORECASE)
 SPECULATION_RULES = "speculationrules"
+_URL_CACHE = 256
 
 
 @functools.lru_cache(maxsize=8)
@@ -64,6 +65,7 @@ class ScriptHolder:
         self._tag = b""
         self._name_end = 0
         self._speculation = False
+        self._url_literals: dict[tuple[bytes, bool], str] = {}  # a page repeats its URLs
 
     def start(self, tag: bytes, name_end: int, out: Out) -> tuple[bytes | None, str | None]:
         """An HTML <script> start tag: sent on (rewritten if its src is blocked), or held if inline and
@@ -124,11 +126,17 @@ class ScriptHolder:
         if b"//" not in text:
             return set()
         found: set[str] = set()
+        seen = self._url_literals
         for m in _URL_LITERAL.finditer(text):
-            url = m.group(1).replace(b"\\/", b"/").decode("ascii", "replace")
-            if not any_host and (self._catalogue.vendor_for_url(url) is None or not _LOADS.search(url)):
-                continue
-            category = self._tags.blocked_category(url)
+            raw = m.group(1)
+            key = (raw, any_host)
+            category = seen.get(key)
+            if category is None:
+                url = raw.replace(b"\\/", b"/").decode("ascii", "replace")
+                loads = any_host or (_LOADS.search(url) is not None and self._catalogue.vendor_for_url(url) is not None)
+                category = seen[key] = self._tags.blocked_category(url) if loads else ""
+                if len(seen) > _URL_CACHE:
+                    seen.clear()
             if category:
                 found.add(category)
         return found

@@ -79,12 +79,18 @@ def _trie(names: tuple[bytes, ...]) -> bytes:
 # "name =", stray quotes, "=" after a quoted value) falls out of it and is read exactly by START_TAG/END_TAG
 # in Python, so the shortcut never decides differently from the tokenizer where a tag ends.
 def _not_before(names: tuple[bytes, ...]) -> bytes:
-    """One lookbehind refusing an "=" right after the last three characters of any of ``names`` (any case):
-    a single fixed-width test per "=" keeps the fast path fast; a name that merely ends alike (charset) is
-    read by the second chance below instead, which decides exactly."""
+    """A lookbehind refusing an "=" right after the last three characters of any of ``names`` (any case). Most
+    attribute names end in another letter, so one character class settles them; only the rest pay for the
+    alternation. A name that merely ends alike (charset) is read by the second chance below, which is exact."""
+
+    def ci(c: int) -> bytes:
+        ch = bytes([c])
+        return b"[" + ch + ch.upper() + b"]" if ch.isalpha() else re.escape(ch)
+
     ends = sorted({name[-3:] for name in names})
-    return rb"(?<!" + b"|".join(b"".join(b"[" + bytes([c]) + bytes([c]).upper() + b"]" if bytes([c]).isalpha()
-                                          else re.escape(bytes([c])) for c in end) for end in ends) + rb")"
+    last = b"".join(sorted({bytes([e[-1]]) for e in ends} | {bytes([e[-1]]).upper() for e in ends}))
+    full = b"|".join(b"".join(ci(c) for c in end) for end in ends)
+    return rb"(?:(?<![" + re.escape(last) + rb"])|(?<!" + full + rb"))"
 
 
 # Attributes any element may load from (rules.ANY_ATTRS): a tag carrying one leaves the boring fast path.
