@@ -2,7 +2,9 @@
 
 One Python process uses one core. ``--workers N`` starts N processes that share the listening socket (uvicorn
 supervises them and restarts any that dies); each builds its own app from the same settings, handed over
-pickled in the environment of its own children. The consent log is shared through the database; Prometheus
+pickled in the environment of its own children without their secrets: each worker reads the signing keys, the
+admin token and the database URL from the same variables or files the supervisor did, so no secret is ever
+written into a process's environment. The consent log is shared through the database; Prometheus
 counters are shared through prometheus_client's multiprocess files, so ``/metrics`` shows the sum of every
 worker whichever one answers.
 """
@@ -10,6 +12,7 @@ worker whichever one answers.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import gc
 import os
@@ -17,7 +20,7 @@ import pickle
 import shutil
 from typing import Any
 
-from .settings import Settings
+from .settings import Settings, read_secrets, validate
 
 SETTINGS_ENV = "GATEWAY_WORKER_SETTINGS"
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -51,7 +54,8 @@ def run_workers(settings: Settings, workers: int) -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)  # counts of an earlier run must not add up with these
     metrics_dir.mkdir(parents=True)
     os.environ[METRICS_ENV] = str(metrics_dir.resolve())
-    os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode("ascii")
+    public = dataclasses.replace(settings, secret_keys=(), admin_token=None, database="")
+    os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(public)).decode("ascii")
     uvicorn.run("gateway.server:worker_app", factory=True, workers=workers, **server_options(settings))
 
 
@@ -59,7 +63,9 @@ def worker_app() -> Any:
     """The app of one worker process, from the settings its supervisor handed down."""
     from .app import create_app
 
-    settings: Settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301 - our own parent's
+    public: Settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301 - our own parent's
+    settings = dataclasses.replace(public, **read_secrets(os.environ))
+    validate(settings)
     app = create_app(settings)
     _tune_collector()
     return app

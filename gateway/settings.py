@@ -181,6 +181,17 @@ def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
     return values, overrides
 
 
+def read_secrets(env: Mapping[str, str]) -> dict[str, Any]:
+    """The secret settings from GATEWAY_SECRET_KEYS, GATEWAY_ADMIN_TOKEN, GATEWAY_DATABASE or their _FILE
+    variables: the only place they are read, by `serve` and again by each of its workers (never handed down)."""
+    found: dict[str, Any] = {"admin_token": _read_secret(env, "admin_token"),
+                             "database": _read_secret(env, "database") or ""}
+    keys = _read_secret(env, "secret_keys")
+    if keys:
+        found["secret_keys"] = _coerce("secret_keys", keys, "GATEWAY_SECRET_KEYS")
+    return found
+
+
 def _shown(path: object) -> str:
     """A path as an error message shows it: on one line, whatever characters it holds."""
     return str(path).encode("unicode_escape").decode("ascii")
@@ -227,11 +238,7 @@ def load_settings(
         if raw is not None:
             values[name] = (raw, f"--{name.replace('_', '-')}")
     kwargs: dict[str, Any] = {n: _coerce(n, raw, where) for n, (raw, where) in values.items()}
-    keys = _read_secret(env, "secret_keys")
-    if keys:
-        kwargs["secret_keys"] = _coerce("secret_keys", keys, "GATEWAY_SECRET_KEYS")
-    kwargs["admin_token"] = _read_secret(env, "admin_token")
-    kwargs["database"] = _read_secret(env, "database") or ""
+    kwargs.update(read_secrets(env))
     kwargs["vendor_overrides"] = overrides
     kwargs["config_dir"] = path.parent
     kwargs.update(fixed)

@@ -8,6 +8,7 @@ checks that its connection is still the one that worker accepted.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -122,10 +123,9 @@ def _find_both_workers(port: int, workers: list[int]) -> Iterator[Worker]:
     return iter(found.values())
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+def _serve_two(tmp_path: Path, secrets: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     port = _free_port()
-    env = {**os.environ, "GATEWAY_SECRET_KEYS": KEY, "GATEWAY_ADMIN_TOKEN": TOKEN}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}, **secrets}
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", "2", "--port", str(port),
@@ -141,6 +141,47 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], 
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the supervisor and its workers
         proc.wait(20)
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+    yield from _serve_two(tmp_path, {"GATEWAY_SECRET_KEYS": KEY, "GATEWAY_ADMIN_TOKEN": TOKEN})
+
+
+@pytest.fixture
+def two_workers_secrets_in_files(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+    (tmp_path / "keys").write_text(KEY + "\n")
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    yield from _serve_two(tmp_path, {"GATEWAY_SECRET_KEYS_FILE": str(tmp_path / "keys"),
+                                     "GATEWAY_ADMIN_TOKEN_FILE": str(tmp_path / "token")})
+
+
+def test_no_secret_is_written_into_any_process_environment(two_workers_secrets_in_files) -> None:
+    """Each worker reads the keys and the token from the files the supervisor read; none is handed down."""
+    port, proc, data_dir = two_workers_secrets_in_files
+    workers = _workers(proc.pid)
+    for pid in (proc.pid, *workers):
+        for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            value = entry.partition(b"=")[2]
+            try:  # a secret base64-encoded (a pickle handed down, say) is still there
+                decoded = base64.b64decode(value, validate=True)
+            except ValueError:
+                decoded = b""
+            for text in (value, decoded):
+                assert KEY.encode() not in text and TOKEN.encode() not in text, (pid, entry[:40])
+    first, second = _find_both_workers(port, workers)
+    try:
+        status, headers, body = first.request("PUT", "/_consent/state", {"action": "reject_all"})
+        assert status == 200, body  # each worker signs with the key it read itself...
+        status, _, body = second.request("GET", "/_consent/state", headers={"Cookie": _consent_cookie(headers)})
+        assert json.loads(body)["decided"] is True  # ...and the other one verifies it
+        status, _, _ = second.request("GET", "/_consent/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert status == 200
+    finally:
+        first.conn.close()
+        second.conn.close()
+    log = (data_dir / "serve.log").read_text()
+    assert KEY not in log and TOKEN not in log
 
 
 def _consent_cookie(headers: dict[str, list[str]]) -> str:
