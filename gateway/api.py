@@ -339,15 +339,19 @@ class ConsentAPI:
         response.set_cookie(self.settings.cookie_name, "", max_age=0, expires=0, **self._cookie_attrs(request))
 
     def _expire_vendor_cookies(self, request: Request, response: Response, blocked: Iterable[str]) -> None:
-        """Expire the known vendor cookies of refused categories, host-only and on each parent domain."""
-        names = set(self.catalogue.cookies_for(blocked))
-        present = [n for n in request.cookies if self.catalogue.category_for_cookie(n) in set(blocked)]
-        exact = {n for n in names if not n.endswith("*")}
+        """Expire the vendor cookies of refused categories that the browser sent, host-only and on each parent
+        domain. Only those: a cookie the browser did not send is not there to expire (or lives where this host
+        cannot reach it), and expiring every catalogue cookie on every domain made a header block of hundreds
+        of lines that proxies and clients refuse."""
+        refused = set(blocked)
+        present = {n for n in request.cookies if self.catalogue.category_for_cookie(n) in refused}
+        if not present:
+            return
         host = request.url.hostname or ""
         labels = host.split(".")
         domains: list[str | None] = [None] + [
             "." + ".".join(labels[i:]) for i in range(len(labels) - 1) if not _is_ip(host)]
-        for name in sorted(exact | set(present)):
+        for name in sorted(present):
             if name == self.settings.cookie_name:
                 continue
             for domain in domains:

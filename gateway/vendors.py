@@ -217,11 +217,6 @@ class Catalogue:
         vendor = self.vendor_for_cookie(name)
         return None if vendor is None else vendor.category
 
-    def cookies_for(self, categories: Iterable[str]) -> tuple[str, ...]:
-        """Cookie names and patterns of the vendors in ``categories`` (to expire on withdrawal)."""
-        wanted = frozenset(categories)
-        return tuple(dict.fromkeys(c for v in self.vendors if v.category in wanted for c in v.cookies))
-
     def hosts_for(self, categories: Iterable[str]) -> tuple[str, ...]:
         """Host suffixes (and "host/path" entries) of the vendors in ``categories``, for CSP source lists.
         A path entry's query part is dropped: CSP source expressions cannot carry one."""

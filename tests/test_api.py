@@ -408,3 +408,22 @@ async def test_a_csp_report_names_at_most_a_few_hosts_and_a_day_keeps_a_bounded_
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     hosts = {h["host"]: h["reports"] for h in (await store.summary(today, today))["blocked_hosts"]}
     assert hosts == {"h0.example": 3, "h1.example": 3, "other": 1}
+
+
+@pytest.mark.parametrize("action", ["reject", "withdraw"])
+async def test_expiring_vendor_cookies_sends_only_those_the_browser_has(client: httpx.AsyncClient,
+                                                                       action: str) -> None:
+    """A header block of hundreds of Set-Cookie lines is refused by proxies (nginx buffers 4-8 KB) and clients
+    (aiohttp: "Too many headers"): only cookies the request carries are expired."""
+    await put(client, {"action": "accept_all"})
+    client.cookies.set("_ga", "GA1.1.123", domain="wgp.kz")
+    client.cookies.set("session", "own", domain="wgp.kz")
+    if action == "reject":
+        r = await put(client, {"action": "reject_all"})
+    else:
+        r = await client.delete("/_consent/state", headers={"origin": SITE})
+    cookies = r.headers.get_list("set-cookie")
+    expired = {c.split("=", 1)[0] for c in cookies if "Max-Age=0" in c}
+    assert expired <= {"_ga", COOKIE} and "_ga" in expired
+    assert len(cookies) <= 4  # the consent cookie, and _ga host-only and on .wgp.kz
+    assert sum(len(c) for c in cookies) < 1024
