@@ -183,7 +183,8 @@ def main() -> None:
     print(f"page latency through the gateway / direct: p50 {pct(pages, 50) / pct(direct_pages, 50):.2f}, "
           f"p99 {pct(pages, 99) / pct(direct_pages, 99):.2f}")
     growth = (rss_end - rss_start) / rss_start * 100 if rss_start else float("nan")
-    print(f"errors: {measured['errors']} {measured.get('failures') or ''}; gateway resident memory {rss_start / 1024:.1f} MB at the start, "
+    failures = measured.get("failures") or ""
+    print(f"errors: {measured['errors']} {failures}; gateway resident memory {rss_start / 1024:.1f} MB at the start, "
           f"{rss_end / 1024:.1f} MB at the end ({growth:+.1f} %, goal under 10 %)")
     if measured["errors"] or growth >= 10:
         raise SystemExit(1)
