@@ -8,6 +8,8 @@ incomplete construct at the end of a chunk is carried over.
 Where each concern lives (imports run down this list, never up):
 
 - ``filter``: ``HtmlFilter``, the streaming state machine, and ``FilterPlan``; its behaviour in detail.
+- ``inject``: where the banner, Consent Mode defaults and the no-JavaScript form go, once each.
+- ``opentag``: a tag still open at the end of a chunk, held until its ">".
 - ``scripts``: inline scripts held until their body is known.
 - ``tags``: start tags through the rules; the blocked-element markup.
 - ``css``: ``url()``/``@import`` in style blocks and attributes.

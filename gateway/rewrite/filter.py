@@ -43,7 +43,8 @@ from typing import Final
 from gateway.rewrite import tokenizer as tk
 from gateway.rewrite.charset import PageCharset
 from gateway.rewrite.css import style_text
-from gateway.rewrite.markup import head_markup
+from gateway.rewrite.inject import Injection
+from gateway.rewrite.opentag import OpenTag
 from gateway.rewrite.rules import BREAKOUT, FONT_BREAKOUT_ATTRS, HEAD_LEVEL, RAWTEXT
 from gateway.rewrite.scripts import ScriptHolder
 from gateway.rewrite.tags import Out, TagRewriter
@@ -59,7 +60,6 @@ _RAWTEXT = frozenset(RAWTEXT)
 _FONT_PICKER = tk.attr_picker(*FONT_BREAKOUT_ATTRS)
 _ASCII_LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CSP_NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/=_\-]+)'")
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,13 +106,7 @@ class HtmlFilter:
         self._charset = PageCharset(encoding)
         self._max_carry = max_carry
         self._carry = b""
-        # A tag still open at the end of the last chunk: its pieces, and the tokenizer state at their end. Later
-        # chunks are only scanned for the tag's ">" (never the whole tag again), so one tag with thousands of
-        # attributes arriving in small chunks costs linear time, not (tag size / chunk size) rescans.
-        self._open: list[bytes] | None = None
-        self._open_size = 0
-        self._open_state = ""
-        self._open_read = 0  # pieces read so far
+        self._open: OpenTag | None = None  # a tag still open at the end of the last chunk
         self._state = DATA
         self._end_name = b""  # element whose end tag closes RAWTEXT/RCDATA/STYLE/NOSCRIPT
         self._script_sub = 0  # 0 script data, 1 escaped, 2 double escaped
@@ -120,15 +114,11 @@ class HtmlFilter:
         self._foreign = 0  # depth of <svg>/<math>
         self._tail_state = ""
         self._tail_next = DATA
-        self._injected = not plan.head_html
-        self._early = plan.early_html.encode(self._charset.name, "xmlcharrefreplace") if plan.early_html else b""
-        self._body = plan.body_html
-        self._fresh = True  # nothing read yet: a byte-order mark stays the first bytes of the page
-        self._nonce: bytes | None = None
+        self._inj = Injection(plan.head_html, plan.early_html, plan.body_html, plan.nonce, self._charset)
         self._closed = False
         # Nothing to block and nothing to inject; or a charset whose tags are not ASCII bytes (utf-16/32),
         # which this byte tokenizer cannot read: passed through untouched rather than corrupted.
-        self._passthrough = (self._injected and not self._early and not self._body and not blocked
+        self._passthrough = (self._inj.idle and not blocked
                              or self._charset.wide)
         self._skip = tk.skip_after(plan.first_party, max_carry)
         self._tags = TagRewriter(plan.catalogue, blocked, plan.first_party, self._charset, max_carry,
@@ -145,25 +135,17 @@ class HtmlFilter:
         self._charset.see(chunk)
         out: Out = []
         if self._open is not None:
-            pieces = self._open
-            pieces.append(chunk)
-            self._open_size += len(chunk)
-            state = self._open_state
-            if 0x3E in chunk:  # only a ">" can end the tag: read up to here, from where the last read stopped
-                for piece in pieces[self._open_read:]:
-                    if state != "done":
-                        state = tk.tag_tail(piece, 0, state)[1]
-                self._open_state, self._open_read = state, len(pieces)
-            if state != "done" and self._open_size <= self._max_carry:
+            held = self._open.add(chunk, self._max_carry)
+            if held is None:
                 return b""
-            buf, self._open = b"".join(pieces), None
-            if state != "done":  # what a rescan would have found: still open, now past max_carry
+            (buf, complete), self._open = held, None
+            if not complete:  # what a rescan would have found: still open, now past max_carry
                 self._carry = buf
                 self._overflow(out)
                 return b"".join(out)
         else:
             buf = self._carry + chunk if self._carry else chunk
-        pos = self._lead(buf, out, final=False)
+        pos = self._inj.lead(buf, out, final=False)
         if pos < 0:
             self._carry = buf
             return b""
@@ -171,8 +153,8 @@ class HtmlFilter:
         self._carry = buf[pos:]
         if len(self._carry) > self._max_carry:
             self._overflow(out)
-        elif self._state == DATA and len(self._carry) > 2:
-            self._hold_open_tag()
+        elif self._state == DATA and (open_tag := OpenTag.of(self._carry)) is not None:
+            self._open, self._carry = open_tag, b""
         return b"".join(out)
 
     def close(self) -> bytes:
@@ -181,43 +163,19 @@ class HtmlFilter:
             return b""
         self._closed = True
         if self._open is not None:
-            self._carry, self._open = b"".join(self._open), None
+            self._carry, self._open = self._open.held(), None
         buf, self._carry = self._carry, b""
         out: Out = []
-        self._process(buf, out, final=True, start=self._lead(buf, out, final=True))
+        self._process(buf, out, final=True, start=self._inj.lead(buf, out, final=True))
         if self._scripts.holding:
             self._scripts.release(out)
         if self._placeholder:
             out.append(self._placeholder)
             self._placeholder = b""
-        self._content(out)
+        self._inj.content(out)
         return b"".join(out)
 
-    def _hold_open_tag(self) -> None:
-        """The carry is a start or end tag without its ">" yet: remember where its tokenizer stands."""
-        carry = self._carry
-        at = 2 if carry[1] == 0x2F else 1  # "</"
-        if carry[0] != 0x3C or carry[at] not in _ASCII_LETTERS:
-            return
-        _, state = tk.tag_tail(carry, at, "tagname")
-        if state != "done":
-            self._open, self._open_size, self._open_state, self._open_read = [carry], len(carry), state, 1
-            self._carry = b""
-
     # -- the state loop -----------------------------------------------------------------------------------
-
-    def _lead(self, buf: bytes, out: Out, final: bool) -> int:
-        """Where the markup starts: after a UTF-8 byte-order mark, which must stay the page's first bytes (before
-        it, an injected tag would put the page into quirks mode). -1: too few bytes yet to tell."""
-        if not self._fresh:
-            return 0
-        if not final and len(buf) < len(_BOM) and _BOM.startswith(buf):
-            return -1
-        self._fresh = False
-        if buf.startswith(_BOM):
-            out.append(_BOM)
-            return len(_BOM)
-        return 0
 
     def _process(self, buf: bytes, out: Out, final: bool, start: int = 0) -> int:
         mv = memoryview(buf)
@@ -233,7 +191,7 @@ class HtmlFilter:
     def _data(self, buf: bytes, mv: memoryview, pos: int, out: Out, final: bool) -> int:
         n = len(buf)
         while True:
-            pending = not self._injected or self._body
+            pending = not self._inj.injected or self._inj.body
             skip = tk.SKIP_BEFORE if pending else tk.SKIP_FOREIGN if self._foreign else self._skip
             end = skip.match(buf, pos).end()  # type: ignore[union-attr]
             if end > pos:
@@ -242,13 +200,13 @@ class HtmlFilter:
             if pos >= n:
                 return pos
             if buf[pos] != 0x3C:  # non-blank text before the injection point: the banner goes first
-                self._content(out)
+                self._inj.content(out)
                 continue
             new = self._at_lt(buf, pos, out)
             if new is None:
                 if not final:
                     return pos
-                self._content(out)
+                self._inj.content(out)
                 out.append(mv[pos:])  # unterminated at EOF: as is (browsers drop it)
                 return n
             pos = new
@@ -280,13 +238,13 @@ class HtmlFilter:
             return self._enter(BOGUS, buf, p, p + 2, out)
         if c == 0x3F:  # "<?"
             return self._enter(BOGUS, buf, p, p + 2, out)
-        self._content(out)  # "<" that starts nothing is text, hence content
+        self._inj.content(out)  # "<" that starts nothing is text, hence content
         out.append(b"<")
         return p + 1
 
     def _enter(self, state: int, buf: bytes, p: int, q: int, out: Out) -> int:
         if state == CDATA:  # CDATA text is content; comments and bogus comments are not
-            self._content(out)
+            self._inj.content(out)
         out.append(buf[p:q])
         self._state = state
         return q
@@ -299,24 +257,22 @@ class HtmlFilter:
         name_end = m.end(1) - m.start()
         if self._foreign and _breaks_out(name, tag):
             self._foreign = 0  # an HTML tag closes every open <svg>/<math>
-        if not self._injected or self._body:
-            if name == b"meta" and self._nonce is None and not self._injected:
-                self._nonce = _meta_csp_nonce(tag)
+        if not self._inj.injected or self._inj.body:
+            if name == b"meta" and self._inj.nonce is None and not self._inj.injected:
+                self._inj.nonce = _meta_csp_nonce(tag)
             elif name not in HEAD_LEVEL and name != b"body":
-                self._content(out)
+                self._inj.content(out)
         if len(tag) > self._max_carry:
             self._oversized_start(name, tag, name_end, out)  # decided as if it had arrived in pieces
             return m.end()
         if name == b"script" and not self._foreign:
-            if self._early:
-                out.append(self._early)
-                self._early = b""
+            self._inj.early(out)
             self._script_start(tag, name_end, out)
             return m.end()
         new, blocked_url, category = self._rewrite(name, tag, name_end)
         out.append(new)
         if name == b"body":
-            self._content(out)
+            self._inj.content(out)
         self._enter_content(name, tag)
         if self._state == RAWTEXT_STATE and name == b"iframe" and blocked_url and category:
             self._placeholder = self._tags.placeholder(category, blocked_url)
@@ -342,7 +298,7 @@ class HtmlFilter:
     def _end_tag(self, m: re.Match[bytes], out: Out) -> int:
         name = m.group(1).lower()
         if name == b"head":
-            self._inject(out)
+            self._inj.head(out)
         elif name in (b"svg", b"math") and self._foreign:
             self._foreign -= 1
         out.append(m.group())
@@ -351,11 +307,11 @@ class HtmlFilter:
     def _script_start(self, tag: bytes, name_end: int, out: Out) -> None:
         self._state, self._script_sub = SCRIPT, 0
         nonce, src = self._scripts.start(tag, name_end, out)
-        if not self._injected:
-            if self._nonce is None:
-                self._nonce = nonce or None
+        if not self._inj.injected:
+            if self._inj.nonce is None:
+                self._inj.nonce = nonce or None
             if src is not None and self._plan.banner_path and self._plan.banner_path in src:
-                self._injected = True  # the page embeds the banner itself: never load it twice
+                self._inj.injected = True  # the page embeds the banner itself: never load it twice
 
     # -- text states ----------------------------------------------------------------------------------------
 
@@ -431,8 +387,8 @@ class HtmlFilter:
         if is_end:
             out.append(carry)
         else:
-            if (not self._injected or self._body) and name not in HEAD_LEVEL and name != b"body":
-                self._content(out)
+            if (not self._inj.injected or self._inj.body) and name not in HEAD_LEVEL and name != b"body":
+                self._inj.content(out)
             self._oversized_start(name, carry, name_end, out)
             self._tail_next = self._state
         _, self._tail_state = tk.tag_tail(carry, name_end, "tagname")
@@ -447,25 +403,6 @@ class HtmlFilter:
             self._state, self._script_sub = SCRIPT, 0
         else:
             self._enter_content(name, b"")
-
-    # -- injection ----------------------------------------------------------------------------------------------
-
-    def _inject(self, out: Out) -> None:
-        if self._early:
-            out.append(self._early)
-            self._early = b""
-        if self._injected:
-            return
-        self._injected = True
-        nonce = self._nonce if self._plan.nonce else None
-        out.append(head_markup(self._plan.head_html, nonce, self._charset.name))
-
-    def _content(self, out: Out) -> None:
-        """The page's content starts here: what goes before it is injected now (body_html after head_html)."""
-        self._inject(out)
-        if self._body:
-            out.append(self._body.encode(self._charset.name, "xmlcharrefreplace"))
-            self._body = ""
 
     _HANDLERS: dict[int, _Handler] = {}  # filled below, once the methods exist
 
