@@ -46,7 +46,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"consent-gateway demo exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            pytest.fail(f"the gateway exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(url + "/_consent/healthz", timeout=1) as resp:
                 if resp.status == 200:
@@ -54,7 +54,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.1)
-    pytest.fail(f"consent-gateway demo did not answer within {START_TIMEOUT}s:\n{log.read_text(errors='replace')}")
+    pytest.fail(f"the gateway did not answer within {START_TIMEOUT}s:\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +123,32 @@ def new_page(browser: Any, base_url: str) -> Iterator[Any]:
 @pytest.fixture
 def page(new_page: Any) -> Any:
     return new_page()
+
+
+def serve_gateway(upstream: str, data: Path, *settings: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`consent-gateway serve --upstream` on a free port for the tests of a module: yields its URL, stops it after.
+
+    ``settings`` are ``name=value`` pairs for ``--set``; ``env`` adds variables (secrets) to a clean environment.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    clean.update({"GATEWAY_SECRET_KEYS": "browser-test-key-" + "k" * 32, **(env or {})})
+    log = data / "gateway.log"
+    extra = [arg for setting in settings for arg in ("--set", setting)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
+             "--data-dir", str(data), "--set", f"origins={url}", *LOOPBACK_VISITORS, *extra],
+            stdout=out, stderr=subprocess.STDOUT, env=clean, cwd=Path(__file__).resolve().parents[2])
+    try:
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - only when the server hangs on shutdown
+            proc.kill()
+            proc.wait()
+

@@ -14,10 +14,7 @@ issue-10 item that fixes them, from the manifest's [page.xfail] tables; docs/COR
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -37,7 +34,7 @@ from starlette.routing import Route
 
 from gateway.vendors import Catalogue
 
-from .conftest import LOOPBACK_VISITORS, _free_port
+from .conftest import _free_port, serve_gateway
 
 pytestmark = pytest.mark.browser
 
@@ -176,32 +173,8 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("corpus-gateway")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_SECRET_KEYS"] = SECRET_KEY
-    env["GATEWAY_ADMIN_TOKEN"] = ADMIN_TOKEN
-    log = data / "gateway.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
-             "--data-dir", str(data), "--set", f"origins={url}", "--set", "access_log=false", *LOOPBACK_VISITORS],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"gateway exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/_consent/healthz", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"gateway did not start: {log.read_text()}")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from serve_gateway(upstream, tmp_path_factory.mktemp("corpus-gateway"), "access_log=false",
+                             env={"GATEWAY_SECRET_KEYS": SECRET_KEY, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN})
 
 
 # ---- third parties, answered locally ----------------------------------------------------------------------------

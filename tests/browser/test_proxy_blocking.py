@@ -8,12 +8,8 @@ never the network.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from .conftest import LOOPBACK_VISITORS, _free_port
+from .conftest import _free_port, serve_gateway
 
 pytestmark = pytest.mark.browser
 SITE_DIR = Path(__file__).parent / "site"
@@ -62,41 +58,15 @@ def upstream() -> Iterator[str]:
     thread.join(timeout=5)
 
 
-def _serve(upstream: str, data: Path, *settings: str) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_SECRET_KEYS"] = "browser-test-key-" + "k" * 32
-    log = data / "gateway.log"
-    extra = [arg for setting in settings for arg in ("--set", setting)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--upstream", upstream, "--port", str(port),
-             "--data-dir", str(data), "--set", f"origins={url}", *LOOPBACK_VISITORS, *extra],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gateway exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/_consent/healthz", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(upstream, tmp_path_factory.mktemp("proxy-gateway"))
+    yield from serve_gateway(upstream, tmp_path_factory.mktemp("proxy-gateway"))
 
 
 @pytest.fixture(scope="module")
 def gateway_vendors(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The setting for sites that prefer no reload: known vendors admitted before a choice."""
-    yield from _serve(upstream, tmp_path_factory.mktemp("proxy-gateway-vendors"), "csp_first_visit=vendors")
+    yield from serve_gateway(upstream, tmp_path_factory.mktemp("proxy-gateway-vendors"), "csp_first_visit=vendors")
 
 
 @pytest.fixture
