@@ -33,7 +33,7 @@ FORBIDDEN = [
     # The pure core knows no HTTP, no network and no storage.
     *[(core, target)
       for core in ("gateway.vocabulary", "gateway.consent", "gateway.decision", "gateway.signing", "gateway.vendors",
-                   "gateway.csp", "gateway.settings", "gateway.trusted")
+                   "gateway.csp", "gateway.settings", "gateway.trusted", "gateway.ratelimit")
       for target in ("starlette", "aiohttp", "uvicorn", "httpx", "asyncio", "socket", "gateway.store", "aiosqlite")],
 ]
 
