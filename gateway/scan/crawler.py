@@ -21,6 +21,8 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync")
 ACCEPT = "#consent-banner [data-consent-action='accept-all']"
 REJECT = "#consent-banner [data-consent-action='reject-all']"
+USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} "
+              "Safari/537.36")
 STATES = ("before", "reject", "accept")
 LOADS = ("load", "reload")
 _SKIP_EXTENSIONS = (".pdf", ".zip", ".gz", ".jpg", ".jpeg", ".png", ".gif", ".svg", ".webp", ".mp4", ".mp3",
@@ -298,7 +300,9 @@ class Crawler:
 
     @contextmanager
     def _context(self, browser: Any) -> Iterator[tuple[Any, _Recorder]]:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        # A headless user agent is a bot to the gateway (no banner): the scan looks like the desktop browser it is.
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US",
+                                      user_agent=USER_AGENT.format(version=browser.version))
         context.set_default_timeout(self.options.navigation_timeout_ms)
         recorder = _Recorder(self.is_third_party)
         if self.options.offline:

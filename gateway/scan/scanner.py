@@ -12,7 +12,7 @@ from .. import __version__
 from ..settings import Settings
 from ..vendors import Catalogue
 from .crawler import LOADS, STATES, Crawl, Crawler, Load, Progress, ScanError, ScanOptions
-from .inventory import NECESSARY, Inventory, leaks, vendors_summary
+from .inventory import GATEWAY_VENDOR, NECESSARY, Inventory, leaks, vendors_summary
 
 NOTE_NO_BANNER = ("no consent banner was found on the start page (#consent-banner with accept-all and "
                   "reject-all buttons): pages were scanned in the before state only")
@@ -55,7 +55,7 @@ def build_report(url: str, scanned_at: str, crawl: Crawl, inventory: Inventory, 
             page["error"] = visit.error
         pages.append(page)
     vendors, unknown = vendors_summary(pages)
-    names = {v.id: v.name for v in catalogue.vendors}
+    names = {v.id: v.name for v in catalogue.vendors} | {GATEWAY_VENDOR: "Consent gateway (the visitor's choice)"}
     for v in vendors:
         v["name"] = names.get(v["vendor"], v["vendor"])
     found = leaks(pages)
