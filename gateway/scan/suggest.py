@@ -1,7 +1,8 @@
 """`--suggest`: catalogue entries (vendors.toml syntax) for the hosts and cookies a scan did not know.
 
 The category is a guess from words in the host and cookie names, and every entry says it needs review; an
-unknown third party stays "marketing" (blocked until consent) unless a word says otherwise.
+unknown third party stays "marketing" (blocked until consent) unless a word says otherwise; advertising
+words are looked for before measuring ones, since "pixel" outranks "track".
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ _HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("necessary", ("csrf", "xsrf", "session", "sessid", "phpsessid", "jsessionid", "auth", "captcha", "cart",
                    "lb", "cf_", "__cf", "cookieconsent", "consent")),
     ("preferences", ("lang", "locale", "theme", "currency", "pref", "font", "map", "chat", "support")),
-    ("analytics", ("analytic", "stat", "metric", "count", "track", "collect", "visit", "hit", "insight",
-                   "telemetry", "heatmap", "log")),
     ("marketing", ("ad", "ads", "pixel", "tag", "retarget", "campaign", "promo", "affiliate", "sync", "match",
                    "utm", "click", "fb", "doubleclick")),
+    ("analytics", ("analytic", "stat", "metric", "count", "track", "collect", "visit", "hit", "insight",
+                   "telemetry", "heatmap", "log")),
 )
 _WORDS = re.compile(r"[a-z0-9]+")
 
