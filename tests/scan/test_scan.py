@@ -147,7 +147,7 @@ def test_vendors_are_summarised_with_hosts_cookies_and_page_counts(direct: Any) 
 
 
 def test_html_report_is_self_contained_with_the_summary_first(direct: Any, behind: Any) -> None:
-    for _, report, tmp in (direct, behind):
+    for _, _report, tmp in (direct, behind):
         html = (tmp / "r.html").read_text()
         assert not re.search(r"<(script|link|img|iframe)\b", html)  # nothing fetched, nothing run
         assert "<svg" in html and "<style>" in html
