@@ -1,4 +1,4 @@
-"""consent-gateway serve | demo | keygen | report | purge | verify-log | seed-demo-data.
+"""consent-gateway serve | demo | keygen | scan | report | purge | verify-log | seed-demo-data.
 
 Thin: parse flags, build one Settings, hand it to the app factory or a command. Errors are one line on
 stderr and exit code 2, never a traceback.
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                              help="print the <script> tag to embed the banner, with its integrity hash")
     snippet.add_argument("--base", default="", help="the gateway's public origin, e.g. https://consent.wgp.kz")
     snippet.set_defaults(handler=_snippet)
+    scan = sub.add_parser("scan", parents=[common],
+                          help="crawl a site in headless Chromium: what loads before and after consent")
+    scan.set_defaults(handler=_scan)
+    from .scan.command import add_arguments
+
+    add_arguments(scan)
     try:
         from .report import add_commands
     except ImportError:  # pragma: no cover - metrics commands not installed
@@ -125,6 +131,12 @@ def _snippet(args: argparse.Namespace, settings: Settings) -> int:
     print(f'<script src="{base}{settings.prefix}/banner.js?v={asset.version}" integrity="{asset.integrity}" '
           f'crossorigin="anonymous" defer></script>')
     return 0
+
+
+def _scan(args: argparse.Namespace, settings: Settings) -> int:
+    from .scan.command import run_scan
+
+    return run_scan(args, settings)
 
 
 def _keygen(args: argparse.Namespace, settings: Settings | None) -> int:
