@@ -134,7 +134,7 @@ CONTROLS_JS = """root => [...root.querySelectorAll('button, input, a')].filter(e
 
 
 def test_forced_colors_keep_every_control_visible(new_page: Any) -> None:
-    page = new_page(forced_colors="active")
+    page = new_page(forced_colors="active", reduced_motion="reduce")  # no transition: the final colours
     open_demo(page)
     banner = page.locator(BANNER)
     assert banner.evaluate("el => getComputedStyle(el).borderTopStyle") != "none"
