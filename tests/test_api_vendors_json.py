@@ -55,7 +55,8 @@ async def test_site_vendor_without_translation_falls_back_to_english(
     for lang in ("ru", "kk", "en"):
         doc = (await client.get(f"/_consent/vendors.json?lang={lang}")).json()
         assert vendor(doc, "Our chat") == {"name": "Our chat", "purpose": "Chat with our engineers.",
-                                           "policy_url": "https://wgp.kz/privacy"}
+                                           "policy_url": "https://wgp.kz/privacy", "country": "unknown",
+                                           "cross_border": None}
         assert doc["categories"]["preferences"][-1]["name"] == "Our chat"
 
 
