@@ -23,7 +23,7 @@ ALIASES = {"kz": "kk"}
 DECLARATION_KEYS = ("title", "intro", "facts", "operator", "bin", "bin_missing", "term", "term_value", "law",
                     "recipients", "caption", "vendor", "purpose", "country", "cross_border", "cookies", "yes", "no",
                     "unknown", "days", "session", "not_stated", "policy", "no_vendors", "scanned", "not_scanned",
-                    "others", "choice", "no_choice", "granted", "refused", "change")
+                    "others", "choice", "no_choice", "granted", "refused", "change", "second_layer")
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,15 @@ def build_configs(
         given: Mapping[str, object] = data["texts"]  # type: ignore[assignment]
         texts = {k: str(given[k]) for k in TEXT_KEYS}
         texts.update({k: given[k] for k in OPTIONAL_KEYS if isinstance(given.get(k), str)})  # type: ignore[misc]
+        shipped_path = shipped_file(lang) if shipped_file else None
+        shipped = load_locale(shipped_path, categories) if shipped_path is not None and shipped_path.is_file() else {}
+        declaration = _table(shipped, "declaration") | _table(data, "declaration")
+        missing = [k for k in DECLARATION_KEYS if k not in declaration]
+        if missing:
+            raise ValueError(f"{locale_file(lang)}: [declaration] {missing[0]}: missing")
+        countries = _table(shipped, "countries") | _table(data, "countries")
         listed = vendors(lang)
-        by_category = {c: list(listed.get(c, [])) for c in categories}
+        by_category = {c: [_disclosed(v, declaration, countries) for v in listed.get(c, [])] for c in categories}
         cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
@@ -109,17 +116,26 @@ def build_configs(
             second["declaration_url"] = f"{declaration_url}?lang={lang}"
         vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
         titles = {str(c["id"]): str(c["title"]) for c in cats}
-        own = shipped_file(lang) if shipped_file else None
-        shipped = load_locale(own, categories) if own is not None and own.is_file() else {}
-        declaration = _table(shipped, "declaration") | _table(data, "declaration")
-        missing = [k for k in DECLARATION_KEYS if k not in declaration]
-        if missing:
-            raise ValueError(f"{locale_file(lang)}: [declaration] {missing[0]}: missing")
         out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,
                                  f'"{hashlib.sha256(vendors_body).hexdigest()[:16]}"',
                                  descriptions={str(c["id"]): str(c["description"]) for c in cats},
                                  declaration=declaration,
-                                 countries=_table(shipped, "countries") | _table(data, "countries"))
+                                 countries=countries)
+    return out
+
+
+def _disclosed(vendor: Mapping[str, object], texts: Mapping[str, str], countries: Mapping[str, str]
+               ) -> dict[str, object]:
+    """A vendor as the second layer lists it: the purpose followed by where its data go and whether that is a
+    cross-border transfer (banner.js shows name and purpose; this says the rest without a byte more of it)."""
+    out = dict(vendor)
+    if "country" not in vendor:
+        return out
+    code, border = str(vendor["country"]), vendor.get("cross_border")
+    where = texts["unknown"] if code == "unknown" else f"{countries.get(code, code)} ({code})"
+    crossing = texts["unknown"] if border is None else texts["yes"] if border else texts["no"]
+    out["purpose"] = (texts["second_layer"].replace("{purpose}", str(vendor.get("purpose", "")))
+                      .replace("{country}", where).replace("{cross_border}", crossing))
     return out
 
 

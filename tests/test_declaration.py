@@ -182,6 +182,10 @@ async def test_second_layer_data_carry_countries_and_the_declaration_link(client
     assert doc["declaration_url"] == f"{PREFIX}/declaration?lang=kk"
     kaspi = next(v for v in doc["categories"]["preferences"] if v["name"] == "Kaspi button")
     assert (kaspi["country"], kaspi["cross_border"]) == ("KZ", False)
+    # banner.js shows each vendor's name and purpose: the purpose says where the data go, in the visitor's language
+    assert kaspi["purpose"].endswith("Деректер жіберіледі: Қазақстан (KZ); трансшекаралық беру: жоқ.")
+    yandex = next(v for v in doc["categories"]["analytics"] if v["name"] == "Yandex.Metrika")
+    assert yandex["purpose"].endswith("Ресей (RU); трансшекаралық беру: иә.")
 
 
 def test_scan_file_round_trip_and_errors(tmp_path: Path) -> None:
