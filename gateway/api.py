@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -18,17 +19,19 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import errors
 from .assets import StaticAsset
 from .consent import ConsentState, new_consent_id, resolve_choice
+from .declaration import Facts, Page, render, rows_for
 from .locales import BannerConfig, negotiate
 from .metrics import Metrics
 from .openapi import openapi_endpoint
 from .ratelimit import DailyCap, TokenBuckets
 from .revocations import Revocations
+from .scanfile import ScanSummary, read_scan
 from .settings import Settings
 from .signing import CookieSigner
 from .store.records import BannerEvent, ConsentRecord, ConsentStore
@@ -50,6 +53,9 @@ KEPT_AFTER_ERASE = [
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 8
+DECLARATION_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
+                   "form-action 'self'")
+logger = logging.getLogger("gateway.declaration")
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class ConsentAPI:
             Route("/csp-report", self.csp_report, methods=["POST"]),
             Route("/config.json", self.config_json, methods=["GET"]),
             Route("/vendors.json", self.vendors_json, methods=["GET"]),
+            Route("/declaration", self.declaration, methods=["GET"]),
             Route("/banner.js", self.asset, methods=["GET"], name="banner.js"),
             Route("/banner.css", self.asset, methods=["GET"], name="banner.css"),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -126,7 +133,17 @@ class ConsentAPI:
             "records": [_record_json(r, self.settings.categories) for r in rows],
             "controller": self.settings.controller,
             "policy_url": self.settings.policy_url,
+            **self._disclosure(),
         }, headers=NO_STORE)
+
+    def _disclosure(self) -> dict[str, Any]:
+        """What Law No. 94-V asks a consent to state: operator and BIN, term, and per category the recipients with
+        the country their data go to and whether that is a cross-border transfer (None: not known)."""
+        s = self.settings
+        recipients = {c: [{"name": v.name, "country": v.country, "cross_border": v.cross_border}
+                          for v in self.catalogue.vendors if v.category == c] for c in s.categories}
+        return {"operator": {"name": s.controller, "bin": s.operator_bin or None}, "term_days": s.validity_days,
+                "recipients": recipients, "declaration_url": f"{s.prefix}/declaration"}
 
     def _banner_config(self, request: Request) -> BannerConfig:
         lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
@@ -141,6 +158,34 @@ class ConsentAPI:
         """Each category's vendors in the visitor's language, fetched when the second layer first opens."""
         cfg = self._banner_config(request)
         return _cached_json(request, cfg.vendors_body, cfg.lang, cfg.vendors_etag)
+
+    async def declaration(self, request: Request) -> Response:
+        """The cookie declaration in the visitor's language: a page, or with ``?fragment=1`` a section to embed."""
+        cfg = self._banner_config(request)
+        s = self.settings
+        scan = self._scan()
+        listed, others = rows_for(self.catalogue.vendors, cfg.lang, scan)
+        path = f"{s.prefix}/declaration?lang={cfg.lang}"
+        page = Page(
+            lang=cfg.lang, texts={**cfg.declaration, "accept_all": cfg.texts["accept_all"],
+                                  "reject_all": cfg.texts["reject_all"]},
+            titles=cfg.category_titles, descriptions=cfg.descriptions, countries=cfg.countries,
+            facts=Facts(s.controller, s.operator_bin, s.validity_days, s.policy_url), categories=s.categories,
+            rows=listed, others=others, scanned_at=scan.scanned_at.date().isoformat() if scan else None,
+            state=self._visitor(request), state_path=f"{s.prefix}/state", return_path=path)
+        fragment = request.query_params.get("fragment", "") in ("1", "true")
+        banner = f"{s.prefix}/banner.js?v={self.assets['banner.js'].version}"
+        headers = {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language", "Content-Language": cfg.lang,
+                   "Content-Security-Policy": DECLARATION_CSP}
+        return HTMLResponse(render(page, fragment=fragment, banner_src=banner), headers=headers)
+
+    def _scan(self) -> ScanSummary | None:
+        """The latest stored scan; a damaged file is logged and the declaration falls back to the catalogue."""
+        try:
+            return read_scan(self.settings.data_dir)
+        except (OSError, ValueError) as exc:
+            logger.warning("cannot read the stored scan: %s", exc)
+            return None
 
     async def asset(self, request: Request) -> Response:
         return self.assets[request.url.path.rsplit("/", 1)[-1]].response(request)

@@ -41,6 +41,7 @@ from .middleware import BlockingMiddleware
 from .plans import Planner
 from .proxy import ReverseProxy
 from .ratelimit import DailyCap, TokenBuckets
+from .resources import CONFIG_DIR
 from .revocations import RevocationRefresher, Revocations
 from .settings import Settings, SettingsError
 from .signing import CookieSigner
@@ -69,7 +70,9 @@ class Components:
             self.catalogue = Catalogue.load(settings.config_file("vendors.toml"), settings.vendor_overrides)
             configs = build_configs(lambda lang: settings.config_file(f"locales/{lang}.toml"),
                                     settings.languages, settings.categories, self._vendor_lists,
-                                    settings.policy_url, settings.policy_version)
+                                    settings.policy_url, settings.policy_version,
+                                    declaration_url=f"{settings.prefix}/declaration",
+                                    shipped_file=lambda lang: CONFIG_DIR / "locales" / f"{lang}.toml")
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         banner = settings.static_dir / "banner"
@@ -130,12 +133,14 @@ class Components:
                                   cookie_category=self.catalogue.category_for_cookie, api=api,
                                   prefix=self.settings.prefix)
 
-    def _vendor_lists(self, lang: str) -> dict[str, list[dict[str, str]]]:
-        """Each category's vendors as the banner lists them, purposes in ``lang`` (English when untranslated)."""
-        lists: dict[str, list[dict[str, str]]] = {}
+    def _vendor_lists(self, lang: str) -> dict[str, list[dict[str, object]]]:
+        """Each category's vendors as the banner lists them, purposes in ``lang`` (English when untranslated),
+        with the country their data go to and whether that is a transfer out of Kazakhstan (None: unknown)."""
+        lists: dict[str, list[dict[str, object]]] = {}
         for v in self.catalogue.vendors:
             lists.setdefault(v.category, []).append(
-                {"name": v.name, "purpose": v.purpose_for(lang), "policy_url": v.policy_url})
+                {"name": v.name, "purpose": v.purpose_for(lang), "policy_url": v.policy_url, "country": v.country,
+                 "cross_border": v.cross_border})
         return lists
 
 

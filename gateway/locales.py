@@ -7,7 +7,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TEXT_KEYS = ("title", "body", "policy_link", "accept_all", "reject_all", "customize", "save", "close",
@@ -19,6 +19,11 @@ OPTIONAL_KEYS = ("details", "noscript_body", "noscript_link")
 BANNER_KEYS = ("title", "body", "policy_link", "accept_all", "reject_all", "customize", "save", "close",
                "settings_title", "always_on", "reopen")
 ALIASES = {"kz": "kk"}
+# The cookie declaration's texts ([declaration] in each locale file): the facts Law No. 94-V asks a consent to state.
+DECLARATION_KEYS = ("title", "intro", "facts", "operator", "bin", "bin_missing", "term", "term_value", "law",
+                    "recipients", "caption", "vendor", "purpose", "country", "cross_border", "cookies", "yes", "no",
+                    "unknown", "days", "session", "not_stated", "policy", "no_vendors", "scanned", "not_scanned",
+                    "others", "choice", "no_choice", "granted", "refused", "change", "second_layer")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class BannerConfig:
     category_titles: Mapping[str, str]
     vendors_body: bytes = b""
     vendors_etag: str = ""
+    descriptions: Mapping[str, str] = field(default_factory=dict)  # category -> its description
+    declaration: Mapping[str, str] = field(default_factory=dict)  # [declaration] texts
+    countries: Mapping[str, str] = field(default_factory=dict)  # ISO code -> country name in this language
 
 
 def load_locale(path: Path, categories: Iterable[str]) -> dict[str, object]:
@@ -56,17 +64,24 @@ def build_configs(
     locale_file: Callable[[str], Path],
     languages: Iterable[str],
     categories: tuple[str, ...],
-    vendors: Callable[[str], Mapping[str, list[dict[str, str]]]],
+    vendors: Callable[[str], Mapping[str, list[dict[str, object]]]],
     policy_url: str,
     policy_version: str,
+    declaration_url: str = "",
+    shipped_file: Callable[[str], Path] | None = None,
 ) -> dict[str, BannerConfig]:
     """One BannerConfig per language, built once at start-up.
 
     config.json carries what the first layer shows (and the second layer's labels and titles), so a first
     visit downloads little. vendors.json, which the banner fetches only when the second layer opens, carries
     the rest: the full wording (``details``), each category's description and its vendors
-    ({"name", "purpose", "policy_url"}, worded in ``lang`` by ``vendors(lang)``). The texts_hash covers
-    both documents, so a logged consent proves all the wording the visitor could see.
+    ({"name", "purpose", "policy_url", "country", "cross_border"}, worded in ``lang`` by ``vendors(lang)``)
+    and, when given, the cookie declaration's address (``declaration_url``, with ``?lang=``). The texts_hash
+    covers both documents, so a logged consent proves all the wording the visitor could see.
+
+    The declaration's texts come from the locale file's ``[declaration]`` and ``[countries]`` tables, each key
+    missing there taken from the shipped file (``shipped_file(lang)``), so a site's own locale files need not
+    repeat them.
     """
     langs = list(languages)
     out: dict[str, BannerConfig] = {}
@@ -75,8 +90,15 @@ def build_configs(
         given: Mapping[str, object] = data["texts"]  # type: ignore[assignment]
         texts = {k: str(given[k]) for k in TEXT_KEYS}
         texts.update({k: given[k] for k in OPTIONAL_KEYS if isinstance(given.get(k), str)})  # type: ignore[misc]
+        shipped_path = shipped_file(lang) if shipped_file else None
+        shipped = load_locale(shipped_path, categories) if shipped_path is not None and shipped_path.is_file() else {}
+        declaration = _table(shipped, "declaration") | _table(data, "declaration")
+        missing = [k for k in DECLARATION_KEYS if k not in declaration]
+        if missing:
+            raise ValueError(f"{locale_file(lang)}: [declaration] {missing[0]}: missing")
+        countries = _table(shipped, "countries") | _table(data, "countries")
         listed = vendors(lang)
-        by_category = {c: list(listed.get(c, [])) for c in categories}
+        by_category = {c: [_disclosed(v, declaration, countries) for v in listed.get(c, [])] for c in categories}
         cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
@@ -87,13 +109,40 @@ def build_configs(
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
         # The hash of everything shown, which the consent log records, is published with the second layer: the
         # first layer's bytes are the ones every visitor downloads.
-        second = {"lang": lang, "texts_hash": digest, "details": texts.get("details", ""),
-                  "descriptions": {c["id"]: c["description"] for c in cats}, "categories": by_category}
+        second: dict[str, object] = {"lang": lang, "texts_hash": digest, "details": texts.get("details", ""),
+                                     "descriptions": {c["id"]: c["description"] for c in cats},
+                                     "categories": by_category}
+        if declaration_url:
+            second["declaration_url"] = f"{declaration_url}?lang={lang}"
         vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
         titles = {str(c["id"]): str(c["title"]) for c in cats}
         out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,
-                                 f'"{hashlib.sha256(vendors_body).hexdigest()[:16]}"')
+                                 f'"{hashlib.sha256(vendors_body).hexdigest()[:16]}"',
+                                 descriptions={str(c["id"]): str(c["description"]) for c in cats},
+                                 declaration=declaration,
+                                 countries=countries)
     return out
+
+
+def _disclosed(vendor: Mapping[str, object], texts: Mapping[str, str], countries: Mapping[str, str]
+               ) -> dict[str, object]:
+    """A vendor as the second layer lists it: the purpose followed by where its data go and whether that is a
+    cross-border transfer (banner.js shows name and purpose; this says the rest without a byte more of it)."""
+    out = dict(vendor)
+    if "country" not in vendor:
+        return out
+    code, border = str(vendor["country"]), vendor.get("cross_border")
+    where = texts["unknown"] if code == "unknown" else f"{countries.get(code, code)} ({code})"
+    crossing = texts["unknown"] if border is None else texts["yes"] if border else texts["no"]
+    out["purpose"] = (texts["second_layer"].replace("{purpose}", str(vendor.get("purpose", "")))
+                      .replace("{country}", where).replace("{cross_border}", crossing))
+    return out
+
+
+def _table(data: Mapping[str, object], name: str) -> dict[str, str]:
+    """The string values of one optional table of a locale file."""
+    table = data.get(name, {})
+    return {str(k): v for k, v in table.items() if isinstance(v, str)} if isinstance(table, Mapping) else {}
 
 
 def negotiate(requested: str | None, accept_language: str | None, languages: tuple[str, ...], default: str) -> str:

@@ -31,6 +31,9 @@ _WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _RATE: Schema = {"type": "number", "minimum": 0, "maximum": 1}
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# Where a vendor's data go (ISO 3166-1 alpha-2, or "unknown") and whether that leaves Kazakhstan (null: unknown).
+_COUNTRY: Schema = {"type": "string", "pattern": "^([A-Z]{2}|unknown)$"}
+_CROSS_BORDER: Schema = {"type": ["boolean", "null"]}
 # The summary's names, as gateway.store.summary spells them (the API layer never imports the store package;
 # tests/test_openapi.py pins them equal, and the schemathesis run validates a real summary against them).
 TOTALS = (SHOWN, "decisions", *ACTIONS)
@@ -124,7 +127,14 @@ def _schemas(s: Settings) -> dict[str, Schema]:
         }),
         "Receipt": _object({"consent_id": _STRING, "current": _ref("ConsentState"),
                             "records": {"type": "array", "items": _ref("Record")},
-                            "controller": _STRING, "policy_url": _STRING}),
+                            "controller": _STRING, "policy_url": _STRING,
+                            "operator": _object({"name": _STRING, "bin": {
+                                "type": ["string", "null"], "pattern": "^[0-9]{12}$"}}),
+                            "term_days": {"type": "integer", "minimum": 1},
+                            "recipients": _object({c: {"type": "array", "items": _ref("Recipient")}
+                                                   for c in s.categories}),
+                            "declaration_url": _STRING}),
+        "Recipient": _object({"name": _STRING, "country": _COUNTRY, "cross_border": _CROSS_BORDER}),
         "Erased": _object({"consent_id": _STRING, "erased_records": _COUNT,
                            "kept": {"type": "array", "items": _object({"what": _STRING, "why": _STRING})}}),
         "Event": _object({"event": {"const": "shown"}, "lang": _STRING}, optional=("lang",)),
@@ -153,7 +163,9 @@ def _schemas(s: Settings) -> dict[str, Schema]:
             "details": _STRING,
             "descriptions": _object({c: _STRING for c in s.categories}),
             "categories": _object({c: {"type": "array", "items": _object(
-                {"name": _STRING, "purpose": _STRING, "policy_url": _STRING})} for c in s.categories}),
+                {"name": _STRING, "purpose": _STRING, "policy_url": _STRING, "country": _COUNTRY,
+                 "cross_border": _CROSS_BORDER})} for c in s.categories}),
+            "declaration_url": _STRING,
         }),
         "Health": _object({"status": {"enum": ["ok", "degraded"]}, "storage": {"enum": ["ok", "unavailable"]}}),
         "Summary": _object({
@@ -239,6 +251,15 @@ def _consent_paths(s: Settings) -> dict[str, Schema]:
                                "What the banner's first layer needs, in the visitor's language"),
         "/vendors.json": cached("get_vendors", "Vendors",
                                 "Each category's vendors and descriptions, in the visitor's language"),
+        "/declaration": {"get": {
+            "summary": "The cookie declaration: recipients per category with purpose, policy, cookies and lifetimes, "
+                       "country and cross-border transfer; operator, BIN and term; the visitor's choice",
+            "operationId": "get_declaration",
+            "parameters": [*lang, *visitor,
+                           {"name": "fragment", "in": "query", "required": False, "schema": {"enum": ["1", "true"]},
+                            "description": "A <section> to embed in the privacy-policy page instead of a whole page."}],
+            "responses": {"200": {"description": "An HTML page (or section) in the visitor's language.",
+                                  "content": {"text/html": {"schema": _STRING}}}}}},
         "/banner.js": asset("text/javascript", "banner.js"),
         "/banner.css": asset("text/css", "banner.css"),
         "/healthz": {"get": {"summary": "Liveness and storage readiness", "operationId": "healthz",

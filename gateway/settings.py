@@ -35,6 +35,9 @@ class Settings:
     origins: tuple[str, ...] = ("https://wgp.kz", "https://www.wgp.kz")
     policy_url: str = "https://wgp.kz/privacy-policy"
     controller: str = "WGP LLP, 1B Sevastopolskaya St., Atyrau, Republic of Kazakhstan"
+    # The operator's business identification number (BIN, 12 digits), which Law No. 94-V asks a consent to state.
+    # wgp.kz's privacy policy of 12.01.2023 does not give it: empty until the site owner fills it in.
+    operator_bin: str = ""
     policy_version: str = "2023-01-12"
     languages: tuple[str, ...] = ("ru", "kk", "en")
     default_language: str = "ru"
@@ -261,6 +264,8 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
             raise bad("origins", f"{origin!r} is not an origin like https://example.kz")
     if not s.policy_url.startswith(("https://", "http://", "/")):
         raise bad("policy_url", f"{s.policy_url!r} is not a URL")
+    if s.operator_bin and not (len(s.operator_bin) == 12 and s.operator_bin.isdigit()):
+        raise bad("operator_bin", f"a BIN is 12 digits (got {s.operator_bin!r})")
     if not s.policy_version.strip():
         raise bad("policy_version", "must not be empty")
     unknown = [c for c in s.categories if c not in CATEGORIES]

@@ -22,7 +22,12 @@ _REQUIRED = ("name", "category", "purpose", "policy_url")
 _LISTS = ("hosts", "paths", "signatures", "cookies")
 PURPOSE_LANGUAGES = ("ru", "kk")  # `purpose` itself is English; `purpose_ru`, `purpose_kk` translate it
 _TRANSLATIONS = tuple(f"purpose_{lang}" for lang in PURPOSE_LANGUAGES)
-_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS)
+_DISCLOSURE = ("country", "cookie_days")  # what Law No. 94-V asks a consent to state, per vendor
+_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS + _DISCLOSURE)
+HOME_COUNTRY = "KZ"  # data going anywhere else is a cross-border transfer (Law No. 94-V, art. 16)
+UNKNOWN_COUNTRY = "unknown"
+MAX_COOKIE_DAYS = 3650
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 # scheme (optional), the slashes after it, authority, path and query (the fragment is dropped)
 _URL_PARTS = re.compile(r"(?:([a-zA-Z][a-zA-Z0-9+.\-]*):)?(/*)([^/?#]*)([^#]*)")
@@ -46,6 +51,17 @@ class Vendor:
     cookies: tuple[str, ...]  # cookie names; a trailing "*" is a prefix match ("_ga_*")
     paths: tuple[str, ...] = field(default=())  # "host/prefix" for hosts shared by several vendors
     purposes: tuple[tuple[str, str], ...] = field(default=())  # (lang, text) translations of `purpose`
+    country: str = UNKNOWN_COUNTRY  # ISO 3166-1 alpha-2 code where the vendor's data goes, or "unknown"
+    cookie_days: tuple[tuple[str, int], ...] = field(default=())  # (cookie name or pattern, lifetime in days)
+
+    @property
+    def cross_border(self) -> bool | None:
+        """Whether the vendor's data leaves Kazakhstan; None when its country is not known."""
+        return None if self.country == UNKNOWN_COUNTRY else self.country != HOME_COUNTRY
+
+    def days_for(self, cookie: str) -> int | None:
+        """The catalogue's lifetime of one of this vendor's cookies (name or pattern), None when not stated."""
+        return dict(self.cookie_days).get(cookie)
 
     def purpose_for(self, lang: str) -> str:
         """The purpose in ``lang``, or the English ``purpose`` when there is no translation."""
@@ -274,6 +290,8 @@ def _check_field(vid: str, name: str, value: Any, where: str) -> Any:
     prefix = f"{where}: vendor {vid!r}: field {name!r}"
     if name not in _KNOWN_FIELDS:
         raise ValueError(f"{where}: vendor {vid!r}: unknown field {name!r} (known: {sorted(_KNOWN_FIELDS)})")
+    if name == "cookie_days":
+        return _cookie_days(value, prefix)
     if name in _LISTS:
         items = _str_list(value, prefix)
         if name == "hosts":
@@ -285,9 +303,20 @@ def _check_field(vid: str, name: str, value: Any, where: str) -> Any:
         return tuple(items)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{prefix} must be a non-empty string")
+    if name == "country" and value != UNKNOWN_COUNTRY and not _COUNTRY.match(value):
+        raise ValueError(f"{prefix}: {value!r} is not an ISO 3166-1 alpha-2 code like 'US' (or 'unknown')")
     if name == "category" and value not in CATEGORIES:
         raise ValueError(f"{prefix}: unknown category {value!r}; expected one of {', '.join(CATEGORIES)}")
     return value
+
+
+def _cookie_days(value: Any, where: str) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a table of cookie name = days")
+    for name, days in value.items():
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_COOKIE_DAYS:
+            raise ValueError(f"{where}: {name!r}: days must be an integer from 0 to {MAX_COOKIE_DAYS} (got {days!r})")
+    return tuple((str(name), int(days)) for name, days in value.items())
 
 
 def _path_entry(value: str, where: str) -> str:
@@ -303,7 +332,17 @@ def _build_vendor(vid: str, table: Mapping[str, Any], where: str) -> Vendor:
     if missing:
         raise ValueError(f"{where}: vendor {vid!r}: missing field {missing[0]!r}")
     lists = {name: values.get(name, ()) for name in _LISTS}
-    return Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists, purposes=_purposes((), values))
+    vendor = Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists, purposes=_purposes((), values),
+                    country=values.get("country", UNKNOWN_COUNTRY), cookie_days=values.get("cookie_days", ()))
+    _check_cookie_days(vendor, where)
+    return vendor
+
+
+def _check_cookie_days(vendor: Vendor, where: str) -> None:
+    """Every lifetime names one of the vendor's own cookies."""
+    stray = [name for name, _ in vendor.cookie_days if name not in vendor.cookies]
+    if stray:
+        raise ValueError(f"{where}: vendor {vendor.id!r}: field 'cookie_days': {stray[0]!r} is not in its cookies")
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -336,4 +375,8 @@ def _override(base: Vendor | None, vid: str, table: Mapping[str, Any], where: st
     values = {name: _check_field(vid, name, value, where) for name, value in table.items()}
     # A new English purpose makes the shipped translations of the old one wrong: keep only those the site gives.
     base_purposes = () if "purpose" in values else base.purposes
-    return replace(base, **_plain(values), purposes=_purposes(base_purposes, values))
+    vendor = replace(base, **_plain(values), purposes=_purposes(base_purposes, values))
+    if "cookies" in values and "cookie_days" not in values:  # lifetimes of cookies the site no longer lists go
+        vendor = replace(vendor, cookie_days=tuple(e for e in vendor.cookie_days if e[0] in vendor.cookies))
+    _check_cookie_days(vendor, where)
+    return vendor

@@ -39,7 +39,9 @@ async def test_purposes_in_each_language_and_the_right_script(client: httpx.Asyn
     ga_ru, ga_kk, ga_en = (vendor(r.json(), "Google Analytics 4") for r in (ru, kk, en))
     assert ga_ru["policy_url"] == ga_kk["policy_url"] == ga_en["policy_url"] == "https://policies.google.com/privacy"
     assert len({ga_ru["purpose"], ga_kk["purpose"], ga_en["purpose"]}) == 3
-    assert ga_en["purpose"] == "Counts visits and measures how pages are used."
+    assert ga_en["purpose"] == ("Counts visits and measures how pages are used. "
+                                "Data go to: United States (US); cross-border transfer: yes.")
+    assert (ga_en["country"], ga_en["cross_border"]) == ("US", True)
     for vs in ru.json()["categories"].values():
         assert all(CYRILLIC.search(v["purpose"]) for v in vs)
     for vs in kk.json()["categories"].values():
@@ -54,8 +56,10 @@ async def test_site_vendor_without_translation_falls_back_to_english(
     client = await make_client(settings, vendor_overrides={"vendors": {"our-chat": CHAT}})
     for lang in ("ru", "kk", "en"):
         doc = (await client.get(f"/_consent/vendors.json?lang={lang}")).json()
-        assert vendor(doc, "Our chat") == {"name": "Our chat", "purpose": "Chat with our engineers.",
-                                           "policy_url": "https://wgp.kz/privacy"}
+        chat = vendor(doc, "Our chat")
+        assert chat["purpose"].startswith("Chat with our engineers. ")
+        assert {k: v for k, v in chat.items() if k != "purpose"} == {
+            "name": "Our chat", "policy_url": "https://wgp.kz/privacy", "country": "unknown", "cross_border": None}
         assert doc["categories"]["preferences"][-1]["name"] == "Our chat"
 
 

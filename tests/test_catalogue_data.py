@@ -37,6 +37,31 @@ def test_vendor_is_complete(vendor: Vendor) -> None:
     assert all(0 < len(text) < 120 and "\n" not in text for text in (en, ru, kk))
 
 
+@pytest.mark.parametrize("vendor", CATALOGUE.vendors, ids=lambda v: v.id)
+def test_vendor_states_where_its_data_go(vendor: Vendor) -> None:
+    """Law No. 94-V, art. 16: each recipient's country, and so whether the consent covers a cross-border
+    transfer; "unknown" is allowed but must be said."""
+    raw = SHIPPED.read_text(encoding="utf-8").split(f"[vendors.{vendor.id}]\n", 1)[1].split("\n[", 1)[0]
+    assert "\ncountry = " in "\n" + raw, "every shipped vendor names its country explicitly"
+    assert vendor.country == "unknown" or (len(vendor.country) == 2 and vendor.country.isupper())
+    assert vendor.cross_border is (None if vendor.country == "unknown" else vendor.country != "KZ")
+    for name, days in vendor.cookie_days:
+        assert name in vendor.cookies and 0 <= days <= 800
+
+
+@pytest.mark.parametrize(("vendor_id", "country"), [
+    ("google-analytics", "US"), ("yandex-metrika", "RU"), ("meta-pixel", "US"), ("vk-pixel", "RU"),
+    ("bitrix24", "RU"), ("2gis", "RU"), ("kaspi-button", "KZ"), ("hotjar", "IE"),
+])
+def test_known_countries(vendor_id: str, country: str) -> None:
+    assert VENDORS[vendor_id].country == country
+
+
+def test_google_analytics_cookie_lifetimes_are_googles() -> None:
+    ga = VENDORS["google-analytics"]
+    assert (ga.days_for("_ga"), ga.days_for("_ga_*"), ga.days_for("_gid")) == (730, 730, 1)
+
+
 def test_hosts_are_listed_once_per_vendor() -> None:
     for vendor in CATALOGUE.vendors:
         assert len(set(vendor.hosts)) == len(vendor.hosts), vendor.id

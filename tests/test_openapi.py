@@ -80,7 +80,8 @@ def test_every_response_matches_the_contract(case: schemathesis.Case) -> None:
 ROUTES = [
     ("get", "/state"), ("put", "/state"), ("delete", "/state"), ("post", "/state"), ("get", "/receipt"),
     ("post", "/erase"), ("post", "/events"), ("post", "/csp-report"), ("get", "/config.json"),
-    ("get", "/vendors.json"), ("get", "/banner.js"), ("get", "/banner.css"), ("get", "/healthz"),
+    ("get", "/vendors.json"), ("get", "/declaration"), ("get", "/banner.js"), ("get", "/banner.css"),
+    ("get", "/healthz"),
     ("get", "/openapi.json"), ("get", "/admin"), ("get", "/admin/"), ("get", "/admin/api/summary"),
     ("get", "/admin/api/summary.csv"), ("get", "/metrics"),
 ]

@@ -306,6 +306,12 @@ BAD = [
     ('purpose_ru = ""', "vendor 'stats': field 'purpose_ru' must be a non-empty string"),
     ("purpose_kk = 3", "vendor 'stats': field 'purpose_kk' must be a non-empty string"),
     ('purpose_de = "Zählt."', "vendor 'stats': unknown field 'purpose_de'"),
+    ('country = "USA"', "vendor 'stats': field 'country': 'USA' is not an ISO 3166-1 alpha-2 code"),
+    ('country = "us"', "vendor 'stats': field 'country': 'us' is not an ISO 3166-1 alpha-2 code"),
+    ('cookie_days = 30', "vendor 'stats': field 'cookie_days' must be a table of cookie name = days"),
+    ('cookie_days = { "_st_*" = -1 }', "vendor 'stats': field 'cookie_days': '_st_\\*': days must be an integer"),
+    ('cookie_days = { "_st_*" = 1.5 }', "vendor 'stats': field 'cookie_days': '_st_\\*': days must be an integer"),
+    ('cookie_days = { "other" = 30 }', "vendor 'stats': field 'cookie_days': 'other' is not in its cookies"),
 ]
 
 
@@ -332,3 +338,22 @@ def test_host_claimed_twice_names_both_vendors(tmp_path: Path) -> None:
     text = GOOD + GOOD.split("[vendors.stats]")[1].join(["\n[vendors.copy]", ""])
     with pytest.raises(ValueError, match="host 'stats.example' is already claimed by vendor 'stats'"):
         Catalogue.load(write(tmp_path, text))
+
+
+def test_country_says_whether_data_cross_the_border(tmp_path: Path) -> None:
+    base = {"name": "X", "category": "analytics", "purpose": "Counts.", "policy_url": "https://x.example/p",
+            "hosts": []}
+    cat = Catalogue.load(write(tmp_path, GOOD), {"vendors": {
+        "home": {**base, "hosts": ["home.example"], "country": "KZ"},
+        "away": {**base, "hosts": ["away.example"], "country": "RU"},
+        "who": {**base, "hosts": ["who.example"]}}})
+    found = {v.id: v for v in cat.vendors}
+    assert (found["home"].cross_border, found["away"].cross_border, found["who"].cross_border) == (False, True, None)
+    assert found["who"].country == "unknown"
+
+
+def test_site_dropping_a_cookie_drops_its_lifetime(tmp_path: Path) -> None:
+    text = GOOD + 'cookie_days = { "_st_*" = 30 }\n'
+    assert Catalogue.load(write(tmp_path, text)).vendors[0].days_for("_st_*") == 30
+    cat = Catalogue.load(write(tmp_path, text), {"vendors": {"stats": {"cookies": ["other"]}}})
+    assert cat.vendors[0].cookie_days == () and cat.vendors[0].days_for("_st_*") is None
