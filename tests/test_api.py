@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -12,6 +15,7 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.signing import CookieSigner
+from gateway.store import sqlite as sqlite_module
 
 from .conftest import CLIENT_IP, KEY, OLD_KEY, SITE, ClientFactory
 
@@ -427,3 +431,61 @@ async def test_expiring_vendor_cookies_sends_only_those_the_browser_has(client: 
     assert expired <= {"_ga", COOKIE} and "_ga" in expired
     assert len(cookies) <= 4  # the consent cookie, and _ga host-only and on .wgp.kz
     assert sum(len(c) for c in cookies) < 1024
+
+# -- storage faults: an accept that cannot be logged is a quick 503, no cookie; healthz follows; both heal ---------
+
+
+async def _refused_then_healed(client: httpx.AsyncClient, clear: Callable[[], object]) -> None:
+    started = time.monotonic()
+    r = await put(client, {"action": "accept_all"})
+    assert r.status_code == 503 and r.headers["retry-after"].isdigit() and "set-cookie" not in r.headers
+    assert r.json()["error"] == "unavailable" and time.monotonic() - started < 3
+    health = await client.get("/_consent/healthz")
+    assert health.status_code == 503 and health.json() == {"status": "degraded", "storage": "unavailable"}
+    clear()
+    assert (await client.get("/_consent/healthz")).status_code == 200  # by itself: no restart, no visitor
+    again = await put(client, {"action": "accept_all"})
+    assert again.status_code == 200 and COOKIE in again.headers["set-cookie"]
+
+
+async def test_a_locked_database_is_a_quick_503_without_cookie_and_heals(
+        make_client: ClientFactory, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_module, "WRITER_BUSY_TIMEOUT_MS", 500)  # the real 4 s: tests/store
+    client = await make_client(settings)
+    lock = sqlite3.connect(settings.data_dir / "consent.sqlite3", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        await _refused_then_healed(client, lambda: lock.execute("ROLLBACK"))
+    finally:
+        lock.close()
+    assert len(log_rows(settings)) == 1
+
+
+async def test_a_full_disk_is_a_503_without_cookie_and_heals(
+        client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = client.app.components.store._writer  # type: ignore[attr-defined]
+    real = writer.execute
+
+    def execute(sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(sql, *args)
+
+    monkeypatch.setattr(writer, "execute", execute)
+    await _refused_then_healed(client, monkeypatch.undo)
+    assert len(log_rows(settings)) == 1
+
+
+async def test_a_database_file_replaced_by_a_directory_is_a_503_without_cookie_and_heals(
+        client: httpx.AsyncClient, settings: Settings) -> None:
+    path = settings.data_dir / "consent.sqlite3"
+    moved = path.with_name("elsewhere.sqlite3")
+    path.rename(moved)
+    path.mkdir()
+
+    def put_it_back() -> None:
+        path.rmdir()
+        moved.rename(path)
+
+    await _refused_then_healed(client, put_it_back)
+    assert len(log_rows(settings)) == 1

@@ -13,6 +13,15 @@ ids and chain values in Python, and updates the head once, inside the same trans
 
 Two connections: the writer's, used only by the writer task, and a reader for history and summaries; under WAL a
 reader sees every committed transaction and never blocks the writer.
+
+Faults fail closed and heal by themselves. A write is answered within ``WRITE_TIMEOUT`` seconds: committed, or a
+``StoreWriteError`` (the API's 503, no cookie), never a wait behind a lock held by another process; the writer's
+busy timeout is shorter, so its batch gives up first. A failed batch (locked, disk full, I/O error) is rolled
+back, even when ROLLBACK itself fails, and the writer goes on with the next one. Before each batch the writer
+checks that the path still names the file it opened: one replaced by a directory or another file, or removed,
+would take acknowledged rows with it, so the batch fails instead. ``ping`` (healthz) is false while the writer is
+stuck in a batch, after a failed batch until a commit succeeds, or when the file is gone; in the failed state it
+queues a cheap probe (a one-row no-op update, committed) so readiness comes back without waiting for a visitor.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -49,6 +59,10 @@ from gateway.vocabulary import ERASE, WITHDRAW, categories_to_mask, mask_to_cate
 logger = logging.getLogger("gateway.store")
 
 BUSY_TIMEOUT_MS = 10_000  # another process (the `purge` CLI, a second worker) may hold the write lock briefly
+WRITE_TIMEOUT = 5.0  # seconds a caller waits for its write to commit before it is told it did not (503)
+WRITER_BUSY_TIMEOUT_MS = 4_000  # the writer's wait for the lock: under WRITE_TIMEOUT, so its batch fails first
+BATCH_STUCK = 2.0  # seconds a batch may run before ping reports "not ready" (one normally takes milliseconds)
+PROBE_WAIT = 1.0  # seconds ping waits for a writability probe; a slower one reports "not ready" and goes on
 PURGE_CHUNK = 10_000  # rows per purge transaction, so appends are never held up for long
 VERIFY_CHUNK = 10_000  # log rows read per query by verify_log
 
@@ -67,7 +81,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(slots=True)
 class _Op:
-    kind: str  # "record" | "erase" | "event" | "csp"
+    kind: str  # "record" | "erase" | "event" | "csp" | "probe"
     payload: Any
     future: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -88,6 +102,10 @@ class SqliteStore:
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file as opened
+        self._failed = False  # the last batch failed and none has committed since
+        self._batch_since: float | None = None  # loop time the running batch started; None between batches
+        self._probe: asyncio.Future[int] | None = None
         # Test seam: called with "log" after the log rows are written and "rollup" after the rollups, inside the
         # transaction; raising there must leave no trace of the batch.
         self._fault: Callable[[str], None] | None = None
@@ -107,12 +125,16 @@ class SqliteStore:
         try:
             await _enable_wal(self._writer)
             await schema.migrate(self._writer)
+            await self._writer.execute(f"PRAGMA busy_timeout={WRITER_BUSY_TIMEOUT_MS}")
             self._reader = await self._connect()
+            self._identity = _identity(self.path)
         except BaseException:
             await self._writer.close()
             self._writer = None
             raise
         self._closing = False
+        self._failed = False
+        self._batch_since = self._probe = None
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._run_writer(), name=f"consent-store-writer:{self.path.name}")
 
@@ -138,8 +160,16 @@ class SqliteStore:
             self._reader = self._writer = None
 
     async def ping(self) -> bool:
-        """Ready when the writer task is alive and the file answers a query."""
-        if self._task is None or self._task.done() or self._reader is None:
+        """Ready when the writer task is alive and not stuck in a batch, the path is still the file opened, the
+        last batch committed (else a probe write must commit now) and the file answers a query."""
+        if self._task is None or self._task.done() or self._reader is None or self._closing:
+            return False
+        started = self._batch_since
+        if started is not None and asyncio.get_running_loop().time() - started > BATCH_STUCK:
+            return False  # a lock held elsewhere, a disk that does not answer: writes are 503 right now
+        if self._identity is None or _identity(self.path) != self._identity:
+            return False
+        if self._failed and not await self._probe_writes():
             return False
         try:
             async with self._reader.execute("SELECT 1") as cursor:
@@ -147,6 +177,19 @@ class SqliteStore:
         except Exception:  # a broken file means "not ready", which healthz reports; it is not a crash
             logger.exception("store ping failed")
             return False
+
+    async def _probe_writes(self) -> bool:
+        """One probe in the queue at a time (healthz may be polled often); wait for it at most ``PROBE_WAIT``."""
+        if self._probe is None or self._probe.done():
+            op = _Op("probe", None)
+            op.future.add_done_callback(_retrieve)  # nobody may be left waiting to read its outcome
+            self._probe = op.future
+            self._queue.put_nowait(op)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), PROBE_WAIT)
+        except Exception:  # failed or still waiting: not ready; its outcome updates ``_failed`` either way
+            return False
+        return True
 
     # -- writes: all through the group-commit queue -------------------------------------------------------------
 
@@ -183,7 +226,11 @@ class SqliteStore:
             raise StoreClosedError("the consent store writer has stopped")
         op = _Op(kind, payload)
         self._queue.put_nowait(op)
-        return await op.future
+        try:
+            return await asyncio.wait_for(op.future, WRITE_TIMEOUT)  # cancels it: a batch not yet begun skips it
+        except TimeoutError:
+            raise StoreWriteError(f"write not committed within {WRITE_TIMEOUT:g} s (the database is locked or "
+                                  "not answering)") from None
 
     async def _run_writer(self) -> None:
         try:
@@ -197,7 +244,7 @@ class SqliteStore:
     async def _drain(self) -> None:
         while True:
             first = await self._queue.get()
-            batch: list[_Op] = [] if first is None else [first]
+            batch: list[_Op] = [] if first is None or first.future.done() else [first]
             stop = first is None
             while len(batch) < self.batch_max and not stop:
                 try:
@@ -206,7 +253,7 @@ class SqliteStore:
                     break
                 if op is None:
                     stop = True
-                else:
+                elif not op.future.done():  # done = its caller gave up waiting: nobody to answer, nothing to do
                     batch.append(op)
             if batch:
                 await self._commit_batch(batch)
@@ -214,9 +261,11 @@ class SqliteStore:
                 return
 
     async def _commit_batch(self, batch: list[_Op]) -> None:
+        self._batch_since = asyncio.get_running_loop().time()
         try:
             results = await self._write(batch)
         except BaseException as exc:
+            self._failed = True
             logger.error("consent store batch of %d writes failed: %r", len(batch), exc)
             for op in batch:
                 if not op.future.done():
@@ -226,6 +275,11 @@ class SqliteStore:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            self._batch_since = None
+        if self._failed:
+            logger.warning("consent store writes commit again")
+        self._failed = False
         self.commits += 1
         for op, result in zip(batch, results):
             if not op.future.done():  # the caller may have been cancelled; the row is durable all the same
@@ -238,6 +292,10 @@ class SqliteStore:
         results: list[int] = []
         pending: list[tuple[Any, ...]] = []
         revoked: list[tuple[str, int]] = []
+        if conn.in_transaction:  # a ROLLBACK that failed last time: end that transaction before a new one
+            await _rollback(conn)
+        if self._identity is None or _identity(self.path) != self._identity:
+            raise StoreError(f"{self.path} is no longer the database file opened: it was removed or replaced")
         await conn.execute("BEGIN IMMEDIATE")
         try:
             # The chain goes on from the head as committed (another process may have written since our last
@@ -279,6 +337,9 @@ class SqliteStore:
                 elif op.kind == "event":
                     increments.add_event(op.payload)
                     results.append(0)
+                elif op.kind == "probe":  # a real write and commit (WAL append, fsync), changing nothing
+                    await conn.execute("UPDATE log_head SET last_id = last_id")
+                    results.append(0)
                 else:
                     increments.add_csp(*op.payload)
                     results.append(0)
@@ -300,7 +361,7 @@ class SqliteStore:
             await conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                await conn.execute("ROLLBACK")
+                await _rollback(conn)
             raise
         return results
 
@@ -419,6 +480,29 @@ async def _enable_wal(conn: aiosqlite.Connection) -> None:
         if row is None or str(row[0]).lower() != "wal":
             raise StoreError(f"cannot switch the database to WAL mode (journal_mode is {row!r})")
         return
+
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the regular file at ``path``; None when there is none (removed, a directory, unreadable)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """ROLLBACK, logging instead of raising: the batch's own error is the one to report, and the next batch
+    retries the rollback before it begins."""
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        logger.error("consent store rollback failed: %r", exc)
 
 
 async def _fold_purged_prefix(conn: aiosqlite.Connection) -> None:
