@@ -58,6 +58,7 @@ VERIFY_CHUNK = 10_000
 MIGRATION_LOCK = 0x636F6E73656E74  # "consent"
 CONNECT_TIMEOUT = 10.0  # seconds: a database that does not answer makes the write fail (503), not hang
 COMMAND_TIMEOUT = 30.0
+APPLICATION_NAME = "consent-gateway"  # what pg_stat_activity shows for the gateway's connections
 
 
 def dialect(sql: str) -> str:
@@ -179,7 +180,8 @@ class PostgresStore:
         if self._task is not None:
             return
         pool = await asyncpg.create_pool(self.url, min_size=1, max_size=max(2, self.pool_max),
-                                         timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT)
+                                         timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+                                         server_settings={"application_name": APPLICATION_NAME})
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
