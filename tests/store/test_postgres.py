@@ -11,7 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.store import StoreWriteError
+from gateway.cli import main
+from gateway.store import ConsentStore, StoreClosedError, StoreWriteError
 from gateway.store.postgres import APPLICATION_NAME, PostgresStore
 from gateway.store.sqlite import SqliteStore
 from tests.store.conftest import NOON, postgres_schema, record
@@ -117,3 +118,23 @@ async def test_purge_keeps_the_chain_verifiable(postgres_store: PostgresStore) -
     assert await postgres_store.purge(NOON - timedelta(days=365)) == 5
     report = await postgres_store.verify_log()
     assert report.ok and report.rows == 1, report.problem
+
+
+async def test_closed_store_refuses_writes_and_implements_the_protocol() -> None:
+    async with postgres_schema() as url:
+        store = PostgresStore(url)
+        assert isinstance(store, ConsentStore)
+        await store.open()
+        await store.close()
+        with pytest.raises(StoreClosedError):
+            await store.append(record())
+        assert await store.ping() is False
+
+
+async def test_verify_log_command_on_postgresql(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    async with postgres_schema() as url, PostgresStore(url) as store:
+        await asyncio.gather(*(store.append(record(consent_id=f"v-{i}")) for i in range(7)))
+        monkeypatch.setenv("GATEWAY_DATABASE", url)
+        assert await asyncio.to_thread(main, ["verify-log"]) == 0  # the CLI runs its own event loop
+    assert capsys.readouterr().out.startswith("OK: 7 consent-log rows chained")
