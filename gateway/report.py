@@ -167,7 +167,7 @@ def run_verify_log(args: argparse.Namespace, settings: Any) -> int:
     if report is None:
         return 1
     if report is False:
-        print("verify-log: this store keeps no chained log (only the SQLite store does)", file=sys.stderr)
+        print("verify-log: this store keeps no chained log (the SQLite and PostgreSQL stores do)", file=sys.stderr)
         return 1
     if report.ok:
         print(f"OK: {report.rows} consent-log rows chained ({report.removed} removed by erase or purge, their "

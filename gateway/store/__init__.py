@@ -5,15 +5,15 @@ admin side reads ``summary``; every backend passes the same contract suite (test
 
 Modules: ``records`` (records, ``ConsentStore`` protocol, errors, checks), ``rollups`` (what a batch of writes adds
 to the rollups), ``summary`` (the analyst summary built from rollup rows), ``schema`` (SQL), and the backends
-``memory`` and ``sqlite``. Imports go one way: the backends import those modules, only this one imports the
-backends.
+``memory``, ``sqlite`` and ``postgres``. Imports go one way: the backends import those modules, only this one
+imports the backends.
 
 Guarantees every backend gives:
 - ``append`` (and the other writes) return only once the write is durable; several concurrent writes share one
   commit (group commit) and a failed commit raises ``StoreWriteError`` in every writer of that batch.
 - Rollups are updated in the same transaction as the log, so a crash never double-counts or misses a record.
 - The log is append-only apart from ``erase`` (right to destruction) and ``purge`` (retention); rollups hold no
-  identifier and survive both. The SQLite log is hash-chained (``store.chain``), and stays verifiable across both.
+  identifier and survive both. The SQL logs are hash-chained (``store.chain``), and stays verifiable across both.
 - Records from bots (device ``"bot"``) are logged if they arrive but never count in the summary.
 """
 
@@ -36,22 +36,25 @@ from gateway.store.sqlite import SqliteStore
 
 
 def open_store(url: str, timezone: str = DEFAULT_TIMEZONE, **options: int) -> ConsentStore:
-    """Build (not open) a store from a URL: ``sqlite:///relative/or//abs/path.db``, a plain path, or ``memory:``.
+    """Build (not open) a store from a URL: ``sqlite:///relative/or//abs/path.db``, a plain path, ``memory:``, or
+    ``postgresql://user@host:port/database`` (gateway.store.postgres).
 
     The result is also an async context manager: ``async with open_store(url) as store: ...`` opens and closes it.
-    Keyword options go to the backend constructor (``batch_max`` for SQLite).
+    Keyword options go to the backend constructor (``batch_max`` for SQLite and PostgreSQL).
     """
     if url in ("memory:", "memory://"):
         return MemoryStore(timezone=timezone)
     if url.startswith(("postgres://", "postgresql://")):
-        raise ValueError("PostgreSQL storage is not available yet; use sqlite:///path/to/consent.db")
+        from gateway.store.postgres import PostgresStore  # asyncpg is loaded only by those who use it
+
+        return PostgresStore(url, timezone=timezone, **options)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
             raise ValueError(f"bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
         path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db (SQLAlchemy's convention)
     elif "://" in url:
-        raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path, a file path or memory:")
+        raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path, postgresql://..., a file path or memory:")
     else:
         path = url
     if not path:

@@ -1,8 +1,15 @@
-"""The contract suite runs once per backend: every test taking `store` gets memory and sqlite."""
+"""The contract suite runs once per backend: every test taking `store` gets memory, sqlite and postgres.
+
+PostgreSQL: the database in GATEWAY_TEST_POSTGRES_URL (`.ci/postgres` starts one), a fresh schema per test. Without
+the variable the postgres cases skip, unless CI=true, where they fail: a CI that lost its database must not pass.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +18,7 @@ import pytest
 
 from gateway.store import BannerEvent, ConsentRecord, ConsentStore
 from gateway.store.memory import MemoryStore
+from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SqliteStore
 
 NOON = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)  # 12:00 in Almaty (UTC+5)
@@ -57,14 +65,51 @@ def make_store(kind: str, tmp_path: Path) -> ConsentStore:
     return SqliteStore(tmp_path / "consent.db")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def postgres_url() -> str:
+    url = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but GATEWAY_TEST_POSTGRES_URL is not set: the PostgreSQL contract cannot run")
+        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set (.ci/postgres starts a throw-away cluster)")
+    return url
+
+
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh schema in the test database, dropped afterwards; yields a URL whose connections use it."""
+    import asyncpg
+
+    url = postgres_url()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"CREATE SCHEMA {name}")
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}search_path={name}"
+        finally:
+            await conn.execute(f"DROP SCHEMA {name} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ConsentStore]:
+    if request.param == "postgres":
+        async with postgres_schema() as url, PostgresStore(url) as backend:
+            yield backend
+        return
     backend = make_store(request.param, tmp_path)
     await backend.open()
     try:
         yield backend
     finally:
         await backend.close()
+
+
+@pytest.fixture
+async def postgres_store() -> AsyncIterator[PostgresStore]:
+    async with postgres_schema() as url, PostgresStore(url) as backend:
+        yield backend
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.store import MAX_RANGE_DAYS, ConsentStore, StoreClosedError, open_store
 from gateway.store.memory import MemoryStore
+from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SqliteStore
 from tests.store.conftest import ALL_GRANTED, NECESSARY, NOON, POLICY, event, make_store, record
 
@@ -393,7 +394,15 @@ def test_open_store_memory() -> None:
     assert isinstance(open_store("memory:"), MemoryStore)
 
 
-@pytest.mark.parametrize("url", ["postgresql://u@h/db", "mysql://h/db", "sqlite://relative.db", "sqlite:///", ""])
+@pytest.mark.parametrize("url", ["mysql://h/db", "sqlite://relative.db", "sqlite:///", ""])
 def test_open_store_refuses_what_it_cannot_open(url: str) -> None:
     with pytest.raises(ValueError):
         open_store(url)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgres://u:p@h:5433/db?sslmode=require"])
+def test_open_store_postgresql_urls(url: str) -> None:
+    store = open_store(url, timezone="UTC")  # built, not connected
+    assert isinstance(store, PostgresStore)
+    assert store.url == url
+    assert store.timezone == "UTC"
