@@ -261,7 +261,8 @@ class Visitor:
         self._wait_decided(page)
 
     def _wait_decided(self, page: Page) -> None:
-        deadline = time.monotonic() + 10
+        # Generous: on a loaded 2-core machine the POST, the cookie and the reload it triggers took over 10 s.
+        deadline = time.monotonic() + 25
         while not self.decided() and time.monotonic() < deadline:
             self.page.wait_for_timeout(100)
         assert self.decided(), "the banner did not record the choice"
