@@ -23,7 +23,7 @@ _LISTS = ("hosts", "paths", "signatures", "cookies")
 PURPOSE_LANGUAGES = ("ru", "kk")  # `purpose` itself is English; `purpose_ru`, `purpose_kk` translate it
 _TRANSLATIONS = tuple(f"purpose_{lang}" for lang in PURPOSE_LANGUAGES)
 _DISCLOSURE = ("country", "cookie_days")  # what Law No. 94-V asks a consent to state, per vendor
-_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS + _DISCLOSURE)
+_KNOWN_FIELDS = frozenset(_REQUIRED + _LISTS + _TRANSLATIONS + _DISCLOSURE + ("sources",))
 HOME_COUNTRY = "KZ"  # data going anywhere else is a cross-border transfer (Law No. 94-V, art. 16)
 UNKNOWN_COUNTRY = "unknown"
 MAX_COOKIE_DAYS = 3650
@@ -53,6 +53,8 @@ class Vendor:
     purposes: tuple[tuple[str, str], ...] = field(default=())  # (lang, text) translations of `purpose`
     country: str = UNKNOWN_COUNTRY  # ISO 3166-1 alpha-2 code where the vendor's data goes, or "unknown"
     cookie_days: tuple[tuple[str, int], ...] = field(default=())  # (cookie name or pattern, lifetime in days)
+    # ("country" or a cookie_days name, URL of the vendor's own page stating that value); without one it is our estimate
+    sources: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def cross_border(self) -> bool | None:
@@ -292,6 +294,8 @@ def _check_field(vid: str, name: str, value: Any, where: str) -> Any:
         raise ValueError(f"{where}: vendor {vid!r}: unknown field {name!r} (known: {sorted(_KNOWN_FIELDS)})")
     if name == "cookie_days":
         return _cookie_days(value, prefix)
+    if name == "sources":
+        return _sources(value, prefix)
     if name in _LISTS:
         items = _str_list(value, prefix)
         if name == "hosts":
@@ -319,6 +323,15 @@ def _cookie_days(value: Any, where: str) -> tuple[tuple[str, int], ...]:
     return tuple((str(name), int(days)) for name, days in value.items())
 
 
+def _sources(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a table of \"country\" or cookie name = source URL")
+    for name, url in value.items():
+        if not isinstance(url, str) or not url.startswith("https://") or any(c.isspace() for c in url):
+            raise ValueError(f"{where}: {name!r}: the source must be one https:// URL (got {url!r})")
+    return tuple((str(name), str(url)) for name, url in value.items())
+
+
 def _path_entry(value: str, where: str) -> str:
     host, slash, prefix = value.partition("/")
     if not slash:
@@ -333,16 +346,21 @@ def _build_vendor(vid: str, table: Mapping[str, Any], where: str) -> Vendor:
         raise ValueError(f"{where}: vendor {vid!r}: missing field {missing[0]!r}")
     lists = {name: values.get(name, ()) for name in _LISTS}
     vendor = Vendor(id=vid, **{n: values[n] for n in _REQUIRED}, **lists, purposes=_purposes((), values),
-                    country=values.get("country", UNKNOWN_COUNTRY), cookie_days=values.get("cookie_days", ()))
+                    country=values.get("country", UNKNOWN_COUNTRY), cookie_days=values.get("cookie_days", ()),
+                    sources=values.get("sources", ()))
     _check_cookie_days(vendor, where)
     return vendor
 
 
 def _check_cookie_days(vendor: Vendor, where: str) -> None:
-    """Every lifetime names one of the vendor's own cookies."""
+    """Every lifetime names one of the vendor's own cookies, every source a value the vendor states."""
     stray = [name for name, _ in vendor.cookie_days if name not in vendor.cookies]
     if stray:
         raise ValueError(f"{where}: vendor {vendor.id!r}: field 'cookie_days': {stray[0]!r} is not in its cookies")
+    uncited = [name for name, _ in vendor.sources if name != "country" and vendor.days_for(name) is None]
+    if uncited:
+        raise ValueError(f"{where}: vendor {vendor.id!r}: field 'sources': {uncited[0]!r} is neither 'country' "
+                         "nor a cookie in its cookie_days")
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -378,5 +396,9 @@ def _override(base: Vendor | None, vid: str, table: Mapping[str, Any], where: st
     vendor = replace(base, **_plain(values), purposes=_purposes(base_purposes, values))
     if "cookies" in values and "cookie_days" not in values:  # lifetimes of cookies the site no longer lists go
         vendor = replace(vendor, cookie_days=tuple(e for e in vendor.cookie_days if e[0] in vendor.cookies))
+    if "sources" not in values:  # a value the site changed is no longer the one the shipped source states
+        before = {"country": base.country, **dict(base.cookie_days)}
+        after: dict[str, object] = {"country": vendor.country, **dict(vendor.cookie_days)}
+        vendor = replace(vendor, sources=tuple(e for e in vendor.sources if after.get(e[0]) == before[e[0]]))
     _check_cookie_days(vendor, where)
     return vendor

@@ -52,6 +52,7 @@ def test_vendor_states_where_its_data_go(vendor: Vendor) -> None:
 @pytest.mark.parametrize(("vendor_id", "country"), [
     ("google-analytics", "US"), ("yandex-metrika", "RU"), ("meta-pixel", "US"), ("vk-pixel", "RU"),
     ("bitrix24", "RU"), ("2gis", "RU"), ("kaspi-button", "KZ"), ("hotjar", "IE"),
+    ("vwo", "US"), ("fathom", "US"), ("tidio", "US"),
 ])
 def test_known_countries(vendor_id: str, country: str) -> None:
     assert VENDORS[vendor_id].country == country
@@ -60,6 +61,104 @@ def test_known_countries(vendor_id: str, country: str) -> None:
 def test_google_analytics_cookie_lifetimes_are_googles() -> None:
     ga = VENDORS["google-analytics"]
     assert (ga.days_for("_ga"), ga.days_for("_ga_*"), ga.days_for("_gid")) == (730, 730, 1)
+
+
+# -- which values are cited: `sources` names the vendor's own page for a country or a cookie lifetime ----------
+
+RAW = SHIPPED.read_text(encoding="utf-8")
+CATALOGUE_DOC = (SHIPPED.parents[1] / "docs" / "CATALOGUE.md").read_text(encoding="utf-8")
+
+
+def _comment_above(vendor_id: str) -> str:
+    """The comment lines directly above a vendor's table header (its "Hosts:", "Country:" notes)."""
+    before = RAW.split(f"\n[vendors.{vendor_id}]\n", 1)[0].splitlines()
+    block: list[str] = []
+    for line in reversed(before):
+        if not line.startswith("#"):
+            break
+        block.insert(0, line)
+    return "\n".join(block)
+
+
+UNKNOWN = [v for v in CATALOGUE.vendors if v.country == "unknown"]
+
+
+@pytest.mark.parametrize("vendor", UNKNOWN, ids=lambda v: v.id)
+def test_an_unknown_country_says_why(vendor: Vendor) -> None:
+    """The banner then tells the visitor "unknown": a reviewer must see what was looked for and not found."""
+    reason = _comment_above(vendor.id).partition("# Country: unknown")[2]
+    assert len(reason) > 40, "a '# Country: unknown: <reason>' comment above the table"
+    assert "country" not in dict(vendor.sources), "nothing to cite for a country nobody states"
+
+
+def test_few_countries_are_unknown() -> None:
+    """Five left after checking the vendors' pages (docs/CATALOGUE.md): a new unknown needs the same search."""
+    assert sorted(v.id for v in UNKNOWN) == ["chatra", "kinescope", "telegram-widgets", "tilda", "tilda-stat"]
+
+
+@pytest.mark.parametrize("vendor", CATALOGUE.vendors, ids=lambda v: v.id)
+def test_lifetimes_are_whole_days_or_session(vendor: Vendor) -> None:
+    """0 is the catalogue's "session or under a day"; anything else a positive number of days a browser keeps."""
+    for name, days in vendor.cookie_days:
+        assert type(days) is int and 0 <= days <= 800, (name, days)
+
+
+CITED = [(v.id, key, url) for v in CATALOGUE.vendors for key, url in v.sources]
+
+
+def test_some_values_are_cited() -> None:
+    assert len({vid for vid, _, _ in CITED}) >= 8 and len(CITED) >= 15
+
+
+@pytest.mark.parametrize(("vendor_id", "key", "url"), CITED)
+def test_every_cited_value_names_its_vendors_page(vendor_id: str, key: str, url: str) -> None:
+    vendor = VENDORS[vendor_id]
+    assert url.startswith("https://") and " " not in url
+    assert key == "country" and vendor.country != "unknown" or vendor.days_for(key) is not None
+    assert url in CATALOGUE_DOC, "docs/CATALOGUE.md lists every source, so a reviewer can open them all"
+
+
+def test_heap_v5_and_contentsquare_cookies_have_their_documented_lifetimes() -> None:
+    heap, hotjar = VENDORS["heap"], VENDORS["hotjar"]
+    assert CATALOGUE.vendor_for_cookie("_hp5_meta.4242") is heap
+    assert (heap.days_for("_hp5_*"), heap.days_for("_hp2_*"), heap.days_for("_hp2_ses_props.*")) == (394, 394, 0)
+    assert CATALOGUE.vendor_for_cookie("_cs_s") is hotjar
+    assert (hotjar.days_for("_cs_id"), hotjar.days_for("_cs_s"), hotjar.days_for("_cs_c")) == (395, 0, 395)
+
+
+def _load(tmp_path: Path, table: str, extra: dict[str, object] | None = None) -> Catalogue:
+    path = tmp_path / "vendors.toml"
+    path.write_text(f"[vendors.acme]\nname = \"Acme\"\ncategory = \"analytics\"\npurpose = \"Counts.\"\n"
+                    f"policy_url = \"https://acme.example/privacy\"\nhosts = [\"acme.example\"]\n{table}",
+                    encoding="utf-8")
+    return Catalogue.load(path, extra)
+
+
+BAD_SOURCES = [
+    ("not a table", 'sources = "https://acme.example/"', "must be a table"),
+    ("plain http", 'country = "US"\nsources = { country = "http://acme.example/dpa" }', "one https:// URL"),
+    ("two URLs in one", 'country = "US"\nsources = { country = "https://a.example/ https://b.example/" }',
+     "one https:// URL"),
+    ("a lifetime the vendor does not state", 'cookies = ["a"]\nsources = { a = "https://acme.example/cookies" }',
+     "neither 'country' nor a cookie in its cookie_days"),
+]
+
+
+@pytest.mark.parametrize(("case", "table", "message"), BAD_SOURCES, ids=[c[0] for c in BAD_SOURCES])
+def test_a_bad_source_is_refused_naming_vendor_and_field(tmp_path: Path, case: str, table: str, message: str) -> None:
+    with pytest.raises(ValueError, match="vendor 'acme': field 'sources'") as caught:
+        _load(tmp_path, table)
+    assert message in str(caught.value)
+
+
+def test_a_site_that_changes_a_value_loses_its_shipped_source(tmp_path: Path) -> None:
+    """A site moving its VWO account to the EU data centre: the shipped US citation no longer applies."""
+    table = ('country = "US"\ncookies = ["a", "b"]\ncookie_days = { a = 1, b = 2 }\n'
+             'sources = { country = "https://acme.example/dpa", a = "https://acme.example/a", b = "https://acme.example/b" }')
+    site = {"vendors": {"acme": {"country": "BE", "cookie_days": {"a": 1, "b": 30}}}}
+    vendor = _load(tmp_path, table, site).vendors[0]
+    assert (vendor.country, vendor.cookie_days) == ("BE", (("a", 1), ("b", 30)))
+    assert vendor.sources == (("a", "https://acme.example/a"),)
 
 
 def test_hosts_are_listed_once_per_vendor() -> None:
