@@ -27,7 +27,7 @@ class Connection(Protocol):
 
     def stream(self, sql: str, size: int, *args: Any) -> AsyncIterator[list[Row]]: ...
 
-    async def insert(self, sql: str, rows: list[Row]) -> None: ...
+    async def insert(self, table: str, columns: tuple[str, ...], rows: list[Row]) -> None: ...
 
     async def execute(self, sql: str, *args: Any) -> None: ...
 
@@ -58,8 +58,9 @@ class SqliteConnection:
             while rows := await cursor.fetchmany(size):
                 yield [tuple(row) for row in rows]
 
-    async def insert(self, sql: str, rows: list[Row]) -> None:
-        await self._conn.executemany(sql, rows)
+    async def insert(self, table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
+        await self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                     f"({', '.join('?' for _ in columns)})", rows)
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._conn.execute(sql, args)
@@ -116,8 +117,9 @@ class PostgresConnection:
         while rows := await cursor.fetch(size):
             yield [tuple(row) for row in rows]
 
-    async def insert(self, sql: str, rows: list[Row]) -> None:
-        await self._conn.executemany(numbered(sql), rows)
+    async def insert(self, table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
+        """COPY (binary), several times faster than INSERT for a batch of thousands of rows."""
+        await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._conn.execute(numbered(sql), *args)

@@ -172,7 +172,7 @@ async def _copy_table(src: Connection, dst: Connection, name: str, batch: int, p
     copied = 0
     async for rows in src.stream(f"SELECT {', '.join(columns)} FROM {name} WHERE id > ? ORDER BY id", batch, after):
         async with dst.transaction():
-            await dst.insert(_insert(name, columns), rows)
+            await dst.insert(name, columns, rows)
         copied += len(rows)
         progress(f"{name}: {done + copied} of {total} rows")
     return copied
@@ -184,7 +184,7 @@ async def _copy_rows(src: Connection, dst: Connection, name: str, batch: int, pr
     columns = TABLES[name]
     copied = 0
     async for rows in src.stream(f"SELECT {', '.join(columns)} FROM {name}", batch):
-        await dst.insert(_insert(name, columns), rows)
+        await dst.insert(name, columns, rows)
         copied += len(rows)
         progress(f"{name}: {copied} of {total} rows")
     return copied
@@ -309,7 +309,3 @@ async def _digests(conn: Connection) -> dict[str, int]:
 
 def _canonical(row: Row) -> bytes:
     return repr(tuple(bytes(v) if isinstance(v, (bytes, memoryview)) else v for v in row)).encode()
-
-
-def _insert(name: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
