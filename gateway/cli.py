@@ -161,8 +161,7 @@ def _migrate_db(args: argparse.Namespace, settings: Settings | None) -> int:
         print(f"consent-gateway: error: migrate-db: {exc}", file=sys.stderr)
         return 2 if exc.usage else 1
     counts = ", ".join(f"{name} {n}" for name, n in outcome.counts.items())
-    report = outcome.report
-    verified = f"chain verified ({report.rows} rows, head {report.head})" if report else "chain verified"
+    verified = f"chain verified ({outcome.report.rows} rows, head {outcome.report.head})"
     if outcome.already:
         print(f"migrate-db: nothing copied, the target already held this copy; rows: {counts}; {verified}")
     else:

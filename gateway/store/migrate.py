@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -75,8 +75,8 @@ class MigrateError(StoreError):
 @dataclass(frozen=True)
 class Outcome:
     counts: dict[str, int]  # rows per table, equal on both sides
-    copied: dict[str, int] = field(default_factory=dict)  # rows this run copied; empty when there was nothing to do
-    report: ChainReport | None = None  # verify_log on the target
+    copied: dict[str, int]  # rows this run copied per table; empty when the target already held this copy
+    report: ChainReport  # verify_log on the target
 
     @property
     def already(self) -> bool:
@@ -101,7 +101,12 @@ async def migrate_db(source_url: str, target_url: str, batch: int = DEFAULT_BATC
     if not report.ok:
         raise MigrateError(f"the source's consent log does not verify: row {report.broken_id}: {report.problem}; "
                            "nothing copied (`consent-gateway verify-log` shows the same)")
-    src, dst = await _connect(source, source_url), await _connect(target, target_url)
+    src = await _connect(source, source_url)
+    try:
+        dst = await _connect(target, target_url)
+    except BaseException:
+        await src.close()
+        raise
     try:
         if isinstance(dst, PostgresConnection) and not await dst.try_lock(MIGRATE_LOCK):
             raise MigrateError(f"another migrate-db is writing to {dst.name}")

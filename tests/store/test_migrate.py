@@ -76,7 +76,7 @@ async def test_a_migrated_log_reads_and_verifies_as_the_source(
     url, before, ids = source
     lines: list[str] = []
     outcome = await migrate_db(url, target, batch=BATCH, progress=lines.append)
-    assert outcome.report is not None and outcome.report.ok
+    assert outcome.report.ok
     assert outcome.copied[LOG] == outcome.counts[LOG] == before[2][1]  # type: ignore[index]
     assert outcome.counts[LINKS] == before[2][2] > 0  # type: ignore[index]  # the erased rows' links
     assert any(line.startswith(f"{LOG}: {BATCH} of ") for line in lines)  # progress, batch by batch
@@ -179,7 +179,7 @@ async def test_postgres_back_to_sqlite(source: tuple[str, tuple[object, ...], li
         await migrate_db(url, pg, batch=BATCH)
         back = f"sqlite:///{tmp_path / 'back.db'}"
         outcome = await migrate_db(pg, back, batch=BATCH)
-    assert outcome.report is not None and outcome.report.ok
+    assert outcome.report.ok
     async with SqliteStore(tmp_path / "back.db") as store:
         assert await reads(store, ids) == before
 
