@@ -1,4 +1,4 @@
-"""consent-gateway serve | demo | keygen | scan | report | purge | verify-log | seed-demo-data.
+"""consent-gateway serve | demo | keygen | scan | report | purge | verify-log | seed-demo-data | migrate-db.
 
 Thin: parse flags, build one Settings, hand it to the app factory or a command. Errors are one line on
 stderr and exit code 2, never a traceback.
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                              help="print the <script> tag to embed the banner, with its integrity hash")
     snippet.add_argument("--base", default="", help="the gateway's public origin, e.g. https://consent.wgp.kz")
     snippet.set_defaults(handler=_snippet)
+    migrate = sub.add_parser("migrate-db", help="copy the consent log, rollups and chain into another database "
+                             "(SQLite to PostgreSQL, or back), verify it; safe to re-run")
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///path or postgresql://...")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="sqlite:///path or postgresql://...")
+    migrate.add_argument("--batch", type=int, default=10_000, help="rows per copied batch (default 10000)")
+    migrate.set_defaults(handler=_migrate_db, needs_settings=False)
     scan = sub.add_parser("scan", parents=[common],
                           help="crawl a site in headless Chromium: what loads before and after consent")
     scan.set_defaults(handler=_scan)
@@ -137,6 +143,30 @@ def _scan(args: argparse.Namespace, settings: Settings) -> int:
     from .scan.command import run_scan
 
     return run_scan(args, settings)
+
+
+def _migrate_db(args: argparse.Namespace, settings: Settings | None) -> int:
+    """Progress on stderr, the final line on stdout; 2 for a bad URL or an unreachable database, 1 when the data
+    refuse the copy (a source that does not verify, a target holding something else)."""
+    import asyncio
+
+    from .store.migrate import MigrateError, migrate_db
+
+    def progress(line: str) -> None:
+        print(f"migrate-db: {line}", file=sys.stderr, flush=True)
+
+    try:
+        outcome = asyncio.run(migrate_db(args.source, args.target, args.batch, progress))
+    except MigrateError as exc:
+        print(f"consent-gateway: error: migrate-db: {exc}", file=sys.stderr)
+        return 2 if exc.usage else 1
+    counts = ", ".join(f"{name} {n}" for name, n in outcome.counts.items())
+    verified = f"chain verified ({outcome.report.rows} rows, head {outcome.report.head})"
+    if outcome.already:
+        print(f"migrate-db: nothing copied, the target already held this copy; rows: {counts}; {verified}")
+    else:
+        print(f"migrate-db: copied {sum(outcome.copied.values())} rows; rows now on both sides: {counts}; {verified}")
+    return 0
 
 
 def _keygen(args: argparse.Namespace, settings: Settings | None) -> int:

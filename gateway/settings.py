@@ -120,6 +120,7 @@ class Settings:
 
 
 _SECRET_FIELDS = {"secret_keys", "admin_token", "database"}
+DATABASE_SETTING = "database_url"  # GATEWAY_DATABASE_URL; the field keeps the older name `database`
 _FILE_ONLY = {"vendor_overrides", "config_dir", "static_dir", "demo"}
 _FIELDS = {name: f for name, f in Settings.__dataclass_fields__.items() if name not in _FILE_ONLY}
 _SAMESITE = ("lax", "strict", "none")
@@ -178,21 +179,33 @@ def _read_toml(path: Path) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
         for key, raw in table.items():
             where = f"{path}: [{section}] {key}"
             if key not in _FIELDS or key in _SECRET_FIELDS:
-                hint = " (secrets come from the environment only)" if key in _SECRET_FIELDS else ""
+                secret = key in _SECRET_FIELDS or key == DATABASE_SETTING
+                hint = " (secrets come from the environment only)" if secret else ""
                 raise SettingsError(f"{where}: unknown setting{hint}")
             values[key] = (raw, where)
     return values, overrides
 
 
 def read_secrets(env: Mapping[str, str]) -> dict[str, Any]:
-    """The secret settings from GATEWAY_SECRET_KEYS, GATEWAY_ADMIN_TOKEN, GATEWAY_DATABASE or their _FILE
+    """The secret settings from GATEWAY_SECRET_KEYS, GATEWAY_ADMIN_TOKEN, GATEWAY_DATABASE_URL or their _FILE
     variables: the only place they are read, by `serve` and again by each of its workers (never handed down)."""
-    found: dict[str, Any] = {"admin_token": _read_secret(env, "admin_token"),
-                             "database": _read_secret(env, "database") or ""}
+    found: dict[str, Any] = {"admin_token": _read_secret(env, "admin_token"), "database": _read_database(env)}
     keys = _read_secret(env, "secret_keys")
     if keys:
         found["secret_keys"] = _coerce("secret_keys", keys, "GATEWAY_SECRET_KEYS")
     return found
+
+
+def _read_database(env: Mapping[str, str]) -> str:
+    """GATEWAY_DATABASE_URL (the documented name), or GATEWAY_DATABASE, its older name, still read so existing
+    deployments keep their database. Both naming different databases is refused: guessing one could send an
+    instance's writes to the wrong log. The message names the variables, never their values (passwords)."""
+    url = _read_secret(env, DATABASE_SETTING)
+    alias = _read_secret(env, "database")
+    if url and alias and url != alias:
+        raise SettingsError(f"{ENV_PREFIX}DATABASE_URL and {ENV_PREFIX}DATABASE (its older name; or their _FILE "
+                            "variables) name different databases: set only GATEWAY_DATABASE_URL")
+    return url or alias or ""
 
 
 def _shown(path: object) -> str:

@@ -113,3 +113,73 @@ def test_serve_runs_uvicorn_with_the_access_log_setting(capsys: pytest.CaptureFi
         assert code == 0, err
     assert [c["access_log"] for c in calls] == [False, True]
     assert all(c["server_header"] is False and c["port"] == 8000 for c in calls)
+
+
+def _sqlite_store(path: Path, rows: int = 3) -> str:
+    import asyncio
+
+    from gateway.store.sqlite import SqliteStore
+    from tests.store.conftest import record
+
+    async def fill() -> None:
+        async with SqliteStore(path) as store:
+            for i in range(rows):
+                await store.append(record(consent_id=f"cli-{i}"))
+
+    asyncio.run(fill())
+    return f"sqlite:///{path}"
+
+
+def test_migrate_db_copies_then_says_there_is_nothing_to_copy(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    source, target = _sqlite_store(tmp_path / "from.db"), f"sqlite:///{tmp_path / 'to.db'}"
+    code, out, err = run(capsys, monkeypatch, "migrate-db", "--from", source, "--to", target)
+    assert code == 0, err
+    assert out.startswith("migrate-db: copied ") and "consent_log 3," in out and "chain verified (3 rows" in out
+    assert out.count("\n") == 1  # the final line; the progress went to stderr
+    assert "migrate-db: consent_log: 3 of 3 rows" in err
+    code, out, err = run(capsys, monkeypatch, "migrate-db", "--from", source, "--to", target)
+    assert code == 0
+    assert out.startswith("migrate-db: nothing copied, the target already held this copy") and "consent_log 3," in out
+
+
+MIGRATE_BAD = [
+    (("--from", "sqlite:///{tmp}/missing.db", "--to", "sqlite:///{tmp}/to.db"), 2,
+     "migrate-db: --from: no SQLite file at {tmp}/missing.db"),
+    (("--from", "oracle://db", "--to", "sqlite:///{tmp}/to.db"), 2, "migrate-db: --from: unsupported store URL"),
+    (("--from", "sqlite:///{tmp}/from.db", "--to", "postgresql://gw:hunter2@127.0.0.1:1/consent"), 2,
+     "migrate-db: cannot use the target postgresql://gw:***@127.0.0.1:1/consent"),
+    (("--from", "sqlite:///{tmp}/from.db", "--to", "sqlite:///{tmp}/from.db"), 2,
+     "migrate-db: --from and --to name the same database"),
+    (("--from", "sqlite:///{tmp}/from.db", "--to", "sqlite:///{tmp}/to.db", "--batch", "0"), 2,
+     "migrate-db: --batch must be at least 1"),
+    (("--from", "sqlite:///{tmp}/from.db", "--to", "sqlite:///{tmp}/other.db"), 1,
+     "migrate-db: {tmp}/other.db already holds a consent log (1 rows"),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), MIGRATE_BAD, ids=[m.split(": ")[1] for _, _, m in MIGRATE_BAD])
+def test_migrate_db_errors_are_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path, argv: tuple[str, ...], code: int, message: str) -> None:
+    _sqlite_store(tmp_path / "from.db")
+    _sqlite_store(tmp_path / "other.db", rows=1)
+    got, out, err = run(capsys, monkeypatch, "migrate-db", *(a.format(tmp=tmp_path) for a in argv))
+    assert (got, out) == (code, "")
+    assert err.startswith("consent-gateway: error: ") and message.format(tmp=tmp_path) in err, err
+    assert "Traceback" not in err and err.count("\n") == 1 and "hunter2" not in err
+
+
+def test_migrate_db_refuses_a_tampered_source(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    import sqlite3
+
+    source = _sqlite_store(tmp_path / "from.db")
+    conn = sqlite3.connect(tmp_path / "from.db")
+    conn.execute("DELETE FROM consent_log WHERE id = 2")  # outside erase: no link left behind
+    conn.commit()
+    conn.close()
+    code, out, err = run(capsys, monkeypatch, "migrate-db", "--from", source, "--to", f"sqlite:///{tmp_path / 'to.db'}")
+    assert (code, out) == (1, "")
+    assert err.strip() == ("consent-gateway: error: migrate-db: the source's consent log does not verify: row 2: row 2 "
+                           "is missing: deleted outside erase and purge; nothing copied (`consent-gateway verify-log` "
+                           "shows the same)")

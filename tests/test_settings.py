@@ -40,6 +40,45 @@ def test_secrets_from_env_or_file(tmp_path: Path) -> None:
     assert KEY not in repr(s) and "t0ken" not in repr(s)
 
 
+PG = "postgresql://gateway:pw@db.internal:5432/consent"
+PG_OTHER = "postgresql://gateway:pw@db2.internal:5432/consent"
+DATABASE_NAMES = [
+    ({"GATEWAY_DATABASE_URL": PG}, PG),
+    ({"GATEWAY_DATABASE": PG}, PG),  # the older name keeps working
+    ({"GATEWAY_DATABASE_URL": PG, "GATEWAY_DATABASE": PG}, PG),  # both, agreeing
+    ({}, "sqlite:///data/consent.sqlite3"),
+]
+
+
+@pytest.mark.parametrize(("env", "url"), DATABASE_NAMES, ids=["url", "alias", "both-agree", "default"])
+def test_database_url_and_its_older_name(env: dict[str, str], url: str) -> None:
+    assert load_settings(env=env).database_url == url
+
+
+def test_database_url_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "database-url"
+    secret.write_text(PG + "\n")
+    assert load_settings(env={"GATEWAY_DATABASE_URL_FILE": str(secret)}).database_url == PG
+    assert load_settings(env={"GATEWAY_DATABASE_URL_FILE": str(secret), "GATEWAY_DATABASE": PG}).database_url == PG
+
+
+def test_database_url_and_older_name_disagreeing_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "database-url"
+    secret.write_text(PG_OTHER)
+    for env in ({"GATEWAY_DATABASE_URL": PG, "GATEWAY_DATABASE": PG_OTHER},
+                {"GATEWAY_DATABASE_URL_FILE": str(secret), "GATEWAY_DATABASE": PG}):
+        with pytest.raises(SettingsError) as err:
+            load_settings(env=env)
+        assert "GATEWAY_DATABASE_URL and GATEWAY_DATABASE" in str(err.value)
+        assert "pw" not in str(err.value)  # never the password
+
+
+def test_database_url_in_the_config_file_is_refused_as_a_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[storage]\ndatabase_url = "{PG}"\n')
+    with pytest.raises(SettingsError, match="secrets come from the environment only"):
+        load_settings(config=path, env={})
+
+
 BAD = [
     ({"GATEWAY_ADMIN_TOKEN": "short-token"}, "GATEWAY_ADMIN_TOKEN: must be at least 16 characters"),
     ({"GATEWAY_RATE_LIMIT_WRITES": "-1"}, "rate_limit_writes: must be 0 or more"),

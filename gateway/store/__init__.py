@@ -4,9 +4,11 @@ The store knows no HTTP. Routes write through ``append``/``erase``/``record_even
 admin side reads ``summary``; every backend passes the same contract suite (tests/store/).
 
 Modules: ``records`` (records, ``ConsentStore`` protocol, errors, checks), ``rollups`` (what a batch of writes adds
-to the rollups), ``summary`` (the analyst summary built from rollup rows), ``schema`` (SQL), and the backends
+to the rollups), ``summary`` (the analyst summary built from rollup rows), ``schema`` (SQL), ``codec`` (a record as
+a SQL row), ``groupcommit`` (the SQL stores' shared batch writer), ``chain`` (the hash chain), and the backends
 ``memory``, ``sqlite`` and ``postgres``. Imports go one way: the backends import those modules, only this one
-imports the backends.
+imports the backends, apart from ``migrate`` (``migrate-db``: copying a store into another database, over the
+plain connections of ``connections``), which sits above the package and is imported by the CLI alone.
 
 Guarantees every backend gives:
 - ``append`` (and the other writes) return only once the write is durable; several concurrent writes share one

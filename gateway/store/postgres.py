@@ -6,12 +6,13 @@ builders (gateway.store.rollups, gateway.store.summary), so both backends give t
 
 - **Migrations** run under a session advisory lock (``pg_advisory_lock``), each in its own transaction with its
   ``schema_version`` row, so instances starting at once apply each migration exactly once.
-- **Group commit** as in SQLite: writers queue (operation, future); one writer task takes what is queued, writes
-  it in one transaction on a pooled connection (log rows and rollup upserts pipelined by ``executemany``),
-  commits, and only then resolves the futures. A batch that fails, or cannot commit because the connection went,
-  raises ``StoreWriteError`` in every writer of the batch (a 503, no cookie); the next batch takes a fresh
-  connection from the pool, which reconnects. If the connection drops during COMMIT itself the outcome is unknown
-  to us: the writers still get ``StoreWriteError`` (never a false acknowledgement), and the row may exist.
+- **Group commit** as in SQLite, with the same queue and writer task (gateway.store.groupcommit): writers queue
+  (operation, future); one writer task takes what is queued, writes it in one transaction on a pooled connection
+  (log rows and rollup upserts pipelined by ``executemany``), commits, and only then resolves the futures. A
+  batch that fails, or cannot commit because the connection went, raises ``StoreWriteError`` in every writer of
+  the batch (a 503, no cookie); the next batch takes a fresh connection from the pool, which reconnects. If the
+  connection drops during COMMIT itself the outcome is unknown to us: the writers still get ``StoreWriteError``
+  (never a false acknowledgement), and the row may exist.
 - **Rollups** are ``INSERT ... ON CONFLICT ... DO UPDATE SET n = table.n + excluded.n``: exact under concurrent
   writers, because the addition happens on the row under its lock. Rows are upserted in key order, so two
   instances' batches lock rollup rows in the same order and cannot deadlock.
@@ -22,33 +23,28 @@ builders (gateway.store.rollups, gateway.store.summary), so both backends give t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from gateway.store import chain, schema
-from gateway.store.chain import ERASED, GENESIS, PURGED, ChainReport, ChainVerifier, link
+from gateway.store.chain import ERASED, GENESIS, PURGED, ChainReport, ChainVerifier
+from gateway.store.codec import from_micros, log_record, to_micros
+from gateway.store.groupcommit import ERASE_OP, RECORD, GroupCommit, Op, write_batch
 from gateway.store.records import (
     DEFAULT_TIMEZONE,
     BannerEvent,
     ConsentRecord,
     StoreClosedError,
-    StoreWriteError,
     check_range,
-    validate_event,
-    validate_record,
 )
-from gateway.store.rollups import TOP_HOSTS, Increments, rows, split_range
-from gateway.store.sqlite import _record, _row, from_micros, to_micros
+from gateway.store.rollups import TOP_HOSTS, Increments, split_range
 from gateway.store.summary import build_summary
-from gateway.vocabulary import ERASE, WITHDRAW
 
 logger = logging.getLogger("gateway.store")
 
@@ -144,30 +140,22 @@ async def migrate(conn: asyncpg.Connection) -> int:
     return version
 
 
-@dataclass(slots=True)
-class _Op:
-    kind: str  # "record" | "erase" | "event" | "csp"
-    payload: Any
-    future: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
 class PostgresStore:
     """Consent store in a PostgreSQL database. Use ``async with`` or call ``open()``/``close()``."""
 
     def __init__(self, url: str, timezone: str = DEFAULT_TIMEZONE, batch_max: int = 1000, pool_max: int = 4) -> None:
-        if batch_max < 1:
-            raise ValueError("batch_max must be at least 1")
+        self._batches = GroupCommit(self._write, batch_max)  # no timeout of its own: COMMAND_TIMEOUT bounds a batch
         self.url = url
         self.timezone = timezone
         self._tz = ZoneInfo(timezone)
         self.batch_max = batch_max
         self.pool_max = pool_max
-        self.commits = 0
         self._pool: asyncpg.Pool | None = None
-        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._fault: Callable[[str], None] | None = None  # test seam, as in SqliteStore
+
+    @property
+    def commits(self) -> int:
+        return self._batches.commits
 
     async def __aenter__(self) -> PostgresStore:
         await self.open()
@@ -177,7 +165,7 @@ class PostgresStore:
         await self.close()
 
     async def open(self) -> None:
-        if self._task is not None:
+        if self._batches.started:
             return
         pool = await asyncpg.create_pool(self.url, min_size=1, max_size=max(2, self.pool_max),
                                          timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
@@ -189,26 +177,21 @@ class PostgresStore:
             await pool.close()
             raise
         self._pool = pool
-        self._closing = False
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._run_writer(), name="consent-store-writer:postgres")
+        self._batches.start(name="consent-store-writer:postgres")
 
     async def close(self) -> None:
         """Finish every write already queued, then close the pool."""
-        if self._task is None:
+        if not self._batches.started:
             return
-        self._closing = True
-        self._queue.put_nowait(None)
         try:
-            await self._task
+            await self._batches.stop()
         finally:
-            self._task = None
             if self._pool is not None:
                 await self._pool.close()
             self._pool = None
 
     async def ping(self) -> bool:
-        if self._task is None or self._task.done() or self._pool is None:
+        if not self._batches.alive or self._pool is None:
             return False
         try:
             return bool(await self._pool.fetchval("SELECT 1", timeout=5) == 1)
@@ -219,151 +202,31 @@ class PostgresStore:
     # -- writes: all through the group-commit queue -------------------------------------------------------------
 
     async def append(self, record: ConsentRecord) -> None:
-        validate_record(record)
-        await self._submit("record", record)
+        await self._batches.append(record)
 
     async def erase(self, consent_id: str, proof: ConsentRecord | None = None) -> int:
         """Delete every log row of ``consent_id`` and append ``proof`` in the same transaction (SqliteStore.erase)."""
-        if proof is not None:
-            validate_record(proof)
-            if proof.consent_id != consent_id or proof.action != ERASE:
-                raise ValueError("the erase proof must be an 'erase' record for the erased consent id")
-        return await self._submit("erase", (consent_id, proof))
+        return await self._batches.erase(consent_id, proof)
 
     async def record_event(self, event: BannerEvent) -> None:
-        validate_event(event)
-        await self._submit("event", event)
+        await self._batches.record_event(event)
 
     async def record_csp_report(self, host: str, directive: str, at: datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware (UTC)")
-        await self._submit("csp", (host.lower(), directive, at))
+        await self._batches.record_csp_report(host, directive, at)
 
-    async def _submit(self, kind: str, payload: Any) -> int:
-        if self._task is None or self._closing:
-            raise StoreClosedError("the consent store is closed")
-        if self._task.done():
-            raise StoreClosedError("the consent store writer has stopped")
-        op = _Op(kind, payload)
-        self._queue.put_nowait(op)
-        return await op.future
-
-    async def _run_writer(self) -> None:
-        try:
-            await self._drain()
-        finally:
-            while not self._queue.empty():
-                op = self._queue.get_nowait()
-                if op is not None and not op.future.done():
-                    op.future.set_exception(StoreClosedError("the consent store writer stopped"))
-
-    async def _drain(self) -> None:
-        while True:
-            first = await self._queue.get()
-            batch: list[_Op] = [] if first is None else [first]
-            stop = first is None
-            while len(batch) < self.batch_max and not stop:
-                try:
-                    op = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if op is None:
-                    stop = True
-                else:
-                    batch.append(op)
-            if batch:
-                await self._commit_batch(batch)
-            if stop and self._queue.empty():
-                return
-
-    async def _commit_batch(self, batch: list[_Op]) -> None:
-        try:
-            results = await self._write(batch)
-        except BaseException as exc:
-            logger.error("consent store batch of %d writes failed: %r", len(batch), exc)
-            for op in batch:
-                if not op.future.done():
-                    error = StoreWriteError(f"write not committed: {exc!r}")
-                    error.__cause__ = exc
-                    op.future.set_exception(error)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.commits += 1
-        for op, result in zip(batch, results):
-            if not op.future.done():
-                op.future.set_result(result)
-
-    async def _write(self, batch: list[_Op]) -> list[int]:
+    async def _write(self, batch: list[Op]) -> list[int]:
         pool = self._live_pool()
         async with pool.acquire() as conn, conn.transaction():
             return await self._write_in(conn, batch)
 
-    async def _write_in(self, conn: asyncpg.Connection, batch: list[_Op]) -> list[int]:
-        increments = Increments(self._tz)
-        results: list[int] = []
-        pending: list[tuple[Any, ...]] = []
-        revoked: list[tuple[str, int]] = []
-        chained_batch = any(op.kind in ("record", "erase") for op in batch)
-        last_id = start_id = 0
-        previous = GENESIS
-        if chained_batch:
+    async def _write_in(self, conn: asyncpg.Connection, batch: list[Op]) -> list[int]:
+        start_id, previous = 0, GENESIS
+        if any(op.kind in (RECORD, ERASE_OP) for op in batch):
             # Every instance's chain extension waits here for the others': the head row is the chain's lock.
             head = await conn.fetchrow(LOCK_HEAD)
             assert head is not None, "migration 3 writes the head"
-            last_id, previous = max(head[0], await conn.fetchval(MAX_ID) or 0), bytes(head[1])
-            start_id = last_id
-
-        def chained(record: ConsentRecord) -> tuple[Any, ...]:
-            nonlocal last_id, previous
-            last_id += 1
-            fields = _row(record)
-            previous = link(previous, last_id, fields)
-            return (last_id, *fields, previous)
-
-        for op in batch:
-            if op.kind == "record":
-                pending.append(chained(op.payload))
-                increments.add_record(op.payload)
-                if op.payload.action == WITHDRAW:
-                    revoked.append((op.payload.consent_id, to_micros(op.payload.at)))
-                results.append(0)
-            elif op.kind == "erase":
-                consent_id, proof = op.payload
-                if pending:  # keep queue order: rows appended before the erase are erased with it
-                    await conn.executemany(INSERT_CHAINED, pending)
-                    pending = []
-                links = await conn.fetch(SELECT_ID_LINKS, consent_id)
-                await conn.executemany(INSERT_LINK, [(i, bytes(c) if c is not None else GENESIS, ERASED)
-                                                     for i, c in links])
-                status = await conn.execute(DELETE_ID, consent_id)
-                results.append(_rowcount(status))
-                revoked.append((consent_id, to_micros(proof.at if proof is not None else datetime.now(UTC))))
-                if proof is not None:
-                    pending.append(chained(proof))
-                    increments.add_record(proof)
-            elif op.kind == "event":
-                increments.add_event(op.payload)
-                results.append(0)
-            else:
-                increments.add_csp(*op.payload)
-                results.append(0)
-        if pending:
-            await conn.executemany(INSERT_CHAINED, pending)
-        if last_id != start_id:
-            await conn.execute(UPDATE_HEAD, last_id, previous)
-        if revoked:
-            await conn.executemany(INSERT_REVOKED, revoked)
-        self._inject("log")
-        daily, monthly = increments.counters()
-        await _upsert(conn, UPSERTS["UPSERT_CUBE"], [(*k, n) for k, n in increments.cube.items()])
-        await _upsert(conn, UPSERTS["UPSERT_BY_KEY"], rows(daily))
-        await _upsert(conn, UPSERTS["UPSERT_BY_MONTH"], rows(monthly))
-        await _upsert(conn, UPSERTS["UPSERT_IMPRESSION"], [(*k, n) for k, n in increments.impressions.items()])
-        await _upsert(conn, UPSERTS["UPSERT_CSP"], [(*k, n) for k, n in increments.csp.items()])
-        await _upsert(conn, UPSERTS["UPSERT_CSP_MONTH"], [(*k, n) for k, n in increments.csp_monthly().items()])
-        self._inject("rollup")
-        return results
+            start_id, previous = max(head[0], await conn.fetchval(MAX_ID) or 0), bytes(head[1])
+        return await write_batch(batch, start_id, previous, Increments(self._tz), _BatchSql(conn), self._inject)
 
     def _inject(self, stage: str) -> None:
         if self._fault is not None:
@@ -373,7 +236,7 @@ class PostgresStore:
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
         found = await self._live_pool().fetch(SELECT_HISTORY, consent_id)
-        return [_record(tuple(row)) for row in found]
+        return [log_record(tuple(row)) for row in found]
 
     async def revoked_since(self, since: datetime) -> list[tuple[str, datetime]]:
         if since.tzinfo is None:
@@ -446,6 +309,36 @@ class PostgresStore:
         return self._pool
 
 
+class _BatchSql:
+    """The statements of gateway.store.groupcommit.write_batch on the batch's pooled connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def insert_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        await self._conn.executemany(INSERT_CHAINED, rows)
+
+    async def erase_rows(self, consent_id: str) -> int:
+        links = await self._conn.fetch(SELECT_ID_LINKS, consent_id)
+        await self._conn.executemany(INSERT_LINK, [(i, bytes(c) if c is not None else GENESIS, ERASED)
+                                                   for i, c in links])
+        return _rowcount(await self._conn.execute(DELETE_ID, consent_id))
+
+    async def probe(self) -> None:  # SqliteStore's readiness probe; PostgreSQL's ping asks the server instead
+        await self._conn.execute("SELECT 1")
+
+    async def update_head(self, last_id: int, chain: bytes) -> None:
+        await self._conn.execute(UPDATE_HEAD, last_id, chain)
+
+    async def insert_revoked(self, revoked: list[tuple[str, int]]) -> None:
+        await self._conn.executemany(INSERT_REVOKED, revoked)
+
+    async def upsert(self, name: str, rows: list[tuple[Any, ...]]) -> None:
+        """In key order (every column but the counts leads the tuple), so concurrent batches lock rollup rows in one
+        order and never deadlock each other."""
+        await self._conn.executemany(UPSERTS[name], sorted(rows))
+
+
 async def _fold_purged_prefix(conn: asyncpg.Connection) -> None:
     """As in the SQLite store: once the oldest rows are all gone, fold their links into the head's base."""
     base_id, last_id = await conn.fetchrow("SELECT base_id, last_id FROM log_head")
@@ -458,13 +351,6 @@ async def _fold_purged_prefix(conn: asyncpg.Connection) -> None:
         return
     await conn.execute("UPDATE log_head SET base_id = $1, base_chain = $2", new_base, found)
     await conn.execute("DELETE FROM log_links WHERE id <= $1", new_base)
-
-
-async def _upsert(conn: asyncpg.Connection, sql: str, values: list[tuple[Any, ...]]) -> None:
-    """Upsert in key order (every column but the counts leads the tuple), so concurrent batches lock rollup rows
-    in one order and never deadlock each other."""
-    if values:
-        await conn.executemany(sql, sorted(values))
 
 
 def _rowcount(status: str) -> int:
