@@ -198,7 +198,7 @@ def test_cli_wires_the_commands_to_the_configured_database(tmp_path: Path, monke
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     from gateway.cli import main
 
-    for name in ("GATEWAY_DATABASE", "GATEWAY_DATA_DIR", "GATEWAY_TIMEZONE"):
+    for name in ("GATEWAY_DATABASE", "GATEWAY_DATABASE_URL", "GATEWAY_DATA_DIR", "GATEWAY_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     assert main(["seed-demo-data", "--data-dir", str(tmp_path), "--days", "5", "--rows", "40"]) == 0
     assert main(["report", "--data-dir", str(tmp_path), "--format", "json"]) == 0

@@ -21,6 +21,7 @@ Guarantees every backend gives:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from gateway.store.memory import MemoryStore
@@ -35,6 +36,9 @@ from gateway.store.records import (
     StoreWriteError,
 )
 from gateway.store.sqlite import SqliteStore
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def open_store(url: str, timezone: str = DEFAULT_TIMEZONE, **options: int) -> ConsentStore:
@@ -55,7 +59,7 @@ def open_store(url: str, timezone: str = DEFAULT_TIMEZONE, **options: int) -> Co
         if not path.startswith("/"):
             raise ValueError(f"bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
         path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db (SQLAlchemy's convention)
-    elif "://" in url:
+    elif "://" in url or _SCHEME.match(url):  # "sqlite:" is a mistyped URL, not a file to create here
         raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path, postgresql://..., a file path or memory:")
     else:
         path = url

@@ -394,7 +394,8 @@ def test_open_store_memory() -> None:
     assert isinstance(open_store("memory:"), MemoryStore)
 
 
-@pytest.mark.parametrize("url", ["mysql://h/db", "sqlite://relative.db", "sqlite:///", ""])
+@pytest.mark.parametrize("url", ["mysql://h/db", "sqlite://relative.db", "sqlite:///", "", "sqlite:", "sqlite:consent.db",
+                                 "postgresql:"])
 def test_open_store_refuses_what_it_cannot_open(url: str) -> None:
     with pytest.raises(ValueError):
         open_store(url)
