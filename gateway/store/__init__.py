@@ -37,7 +37,6 @@ from gateway.store.records import (
 )
 from gateway.store.sqlite import SqliteStore
 
-
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
