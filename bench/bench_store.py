@@ -270,12 +270,14 @@ async def main() -> None:
     args = parser.parse_args()
     if not args.postgres_url:
         raise SystemExit("set GATEWAY_TEST_POSTGRES_URL or --postgres-url (.ci/postgres starts a throw-away cluster)")
-    print(f"machine: {os.cpu_count()} cores shared by PostgreSQL, the instances and this script; one disk")
+    print(f"machine: {os.cpu_count()} cores shared by PostgreSQL, the instances and this script; one disk; load"
+          f" average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         if not args.no_writes:
             await bench_writes(args.postgres_url, Path(tmp), args.writes, args.writers, args.rounds)
         if not args.no_summary:
             await bench_summary(args.postgres_url, Path(tmp), args.rows, args.repeats)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (above {os.cpu_count()}: other work competed)")
 
 
 if __name__ == "__main__":

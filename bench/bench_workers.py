@@ -222,6 +222,7 @@ def main() -> None:
         raise SystemExit("--database postgres needs GATEWAY_TEST_POSTGRES_URL or --postgres-url")
     use_wrk = shutil.which("wrk") is not None and not args.loop
 
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     up_port = free_port()
     upstream = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bench_load.py"), "--upstream", str(up_port)])
@@ -256,7 +257,8 @@ def main() -> None:
     print(f"serve --workers 2 against --workers 1: {tool}, {args.connections} connections, {args.rounds} rounds of "
           f"{args.seconds:.0f} s per kind, consent log in {args.database}")
     print(f"machine: {os.cpu_count()} cores, shared by the gateway's workers, the upstream and the load generator "
-          "(the ratio is a floor of what dedicated cores give)")
+          "(the ratio is a floor of what dedicated cores give); load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (above the core count: other work competes)")
     print(f"{'kind':<6} {'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     median: dict[tuple[str, int], Run] = {}
     for kind in KINDS:
