@@ -295,8 +295,8 @@ def main() -> None:
             for path, decided in KINDS.values():
                 load(base + path, args.warmup, cookie if decided else "")
         for _ in range(args.rounds):  # interleaved, so a burst of noise does not hit one target twice
-            for name, base in targets.items():
-                for kind, (path, decided) in KINDS.items():
+            for kind, (path, decided) in KINDS.items():  # every target in turn on one kind: a ratio's two runs
+                for name, base in targets.items():  # are seconds apart, so they share the machine's load
                     before = cpu_seconds(owners[name])
                     rate = load(base + path, args.seconds, cookie if decided else "")
                     used = cpu_seconds(owners[name]) - before
