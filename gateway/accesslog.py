@@ -193,19 +193,19 @@ class AccessLog:
     """Pure ASGI, outermost: records the status and body bytes of what is sent, and appends one line per HTTP
     request when it ends (an app that fails before answering is logged 500, as the server then answers)."""
 
-    def __init__(self, app: ASGIApp, writer: LineWriter, format: str = "combined", ip_truncation: bool = True) -> None:
-        if format not in FORMATS:
-            raise ValueError(f"access log format must be one of {', '.join(FORMATS)} (got {format!r})")
+    def __init__(self, app: ASGIApp, writer: LineWriter, log_format: str = "combined",
+                 ip_truncation: bool = True) -> None:
+        if log_format not in FORMATS:
+            raise ValueError(f"access log format must be one of {', '.join(FORMATS)} (got {log_format!r})")
         self.app = app
         self.writer = writer
-        self._json = format == "json"
+        self._json = log_format == "json"
+        self._time = _Clock(self._json)
         self._client: Callable[[str], str | None] = functools.lru_cache(maxsize=4096)(
             _network if ip_truncation else lambda host: None)
         self._agent = functools.lru_cache(maxsize=1024)(_agent)
         self._origin = functools.lru_cache(maxsize=1024)(_origin)
         self._method = functools.lru_cache(maxsize=64)(_method)
-        self._second = -1
-        self._stamp = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -230,7 +230,7 @@ class AccessLog:
         method = self._method(scope["method"])
         path = _clean(scope.get("raw_path") or scope["path"].encode("utf-8"))
         protocol = scope.get("http_version", "1.1")
-        stamp = self._time()
+        stamp = self._time.now()
         if self._json:
             return (f'{{"time":"{stamp}","client":{_quoted(address)},"method":"{method}","path":"{path}",'
                     f'"protocol":"HTTP/{protocol}","status":{status},"bytes":{sent},"duration":{duration:.3f},'
@@ -238,14 +238,24 @@ class AccessLog:
         return (f'{address or "-"} - - [{stamp}] "{method} {path} HTTP/{protocol}" {status} {sent} '
                 f'"{referer or "-"}" "{agent or "-"}" {duration:.3f}\n').encode()
 
-    def _time(self) -> str:
-        """The current second, formatted once per second: ``01/Dec/2026:23:45:16 +0000``, or ISO 8601 in UTC."""
-        now = int(time.time())
-        if now != self._second:
-            t = time.gmtime(now)
-            self._stamp = (time.strftime("%Y-%m-%dT%H:%M:%SZ", t) if self._json else
+
+
+class _Clock:
+    """The current second, formatted once per second (as nginx caches its time): ``01/Dec/2026:23:45:16 +0000``,
+    or ISO 8601 for JSON; always UTC."""
+
+    def __init__(self, iso: bool) -> None:
+        self._iso = iso
+        self._second = -1
+        self._stamp = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            t = time.gmtime(second)
+            self._stamp = (time.strftime("%Y-%m-%dT%H:%M:%SZ", t) if self._iso else
                            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{time.strftime('%H:%M:%S', t)} +0000")
-            self._second = now
+            self._second = second
         return self._stamp
 
 
