@@ -165,7 +165,10 @@ class LineWriter:
     def _flush(self) -> None:
         with self._lock:
             lines, self._lines, self._size = self._lines, [], 0
-            dropped = self.dropped
+            overflowed = self.dropped - self._reported  # dropped by a full buffer since the last warning
+        self._reported += overflowed
+        if overflowed:
+            logger.warning("access log: %d lines dropped: the sink is slower than the traffic", overflowed)
         try:
             self.sink.reopen_if_moved()
             chunk: list[bytes] = []
@@ -181,12 +184,8 @@ class LineWriter:
         except OSError as exc:
             with self._lock:
                 self.dropped += len(lines)
-                dropped = self.dropped
-            logger.warning("access log: cannot write (%s)", exc.strerror or exc)
-        if dropped > self._reported:
-            logger.warning("access log: %d lines dropped: the sink is slower than the traffic",
-                           dropped - self._reported)
-            self._reported = dropped
+            self._reported += len(lines)
+            logger.warning("access log: cannot write (%s): %d lines dropped", exc.strerror or exc, len(lines))
 
 
 class AccessLog:
