@@ -1,9 +1,10 @@
 """The composition root: every part of the gateway is built and wired here, once, from Settings.
 
-``create_app(settings, store=None)`` is the whole gateway as one ASGI app. Stack, outermost first: forwarded
-headers from trusted proxies -> compression -> BlockingMiddleware (consent API under the prefix, server-side
-blocking for everything else) -> the site: the reverse proxy when an upstream is set, the demo site in demo
-mode, else nothing but the consent API (the embedded-banner deployment).
+``create_app(settings, store=None)`` is the whole gateway as one ASGI app. Stack, outermost first: the access
+log (when on; it sees every answer, the 400 for an unknown host too, and the client address that the next layer
+takes from trusted proxies) -> forwarded headers from trusted proxies -> compression -> BlockingMiddleware
+(consent API under the prefix, server-side blocking for everything else) -> the site: the reverse proxy when an
+upstream is set, the demo site in demo mode, else nothing but the consent API (the embedded-banner deployment).
 
 ``ConsentMiddleware`` is what a Starlette/FastAPI app adds (``app.add_middleware(ConsentMiddleware,
 settings=...)``): the same parts around the app's own responses. Both own the store through the ASGI lifespan.
@@ -26,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .accesslog import AccessLog, FileSink, LineWriter
 from .admin import admin_routes
 from .api import ConsentAPI, Limits
 from .assets import StaticAsset
@@ -163,10 +165,16 @@ class GatewayApp:
         api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
                                          timezone=settings.timezone, failures_per_minute=settings.admin_failures))
         self.blocking = c.blocking(site, api)
-        self._app = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
-                                     settings.trusted)
+        self._app: ASGIApp = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
+                                              settings.trusted)
+        self.access_log: LineWriter | None = None
+        if settings.access_log:
+            self.access_log = LineWriter(_access_sink(settings.access_log_path))
+            self._app = AccessLog(self._app, self.access_log, settings.access_log_format, settings.ip_truncation)
 
     async def startup(self) -> None:
+        if self.access_log is not None:
+            self.access_log.start()
         await self.components.startup()
         if self.proxy is not None:
             await self.proxy.startup()
@@ -175,6 +183,8 @@ class GatewayApp:
         if self.proxy is not None:
             await self.proxy.aclose()
         await self.components.shutdown()
+        if self.access_log is not None:
+            self.access_log.close()  # the last lines, those of the requests that ended while shutting down
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -222,6 +232,14 @@ async def _lifespan(app: ASGIApp, scope: Scope, receive: Receive, send: Send, st
         return message
 
     await app(scope, wrapped, send)
+
+
+def _access_sink(path: str) -> FileSink:
+    """stdout, or the file ``access_log_path`` opened now, so a path that cannot be written fails at start-up."""
+    try:
+        return FileSink(path)
+    except OSError as exc:
+        raise SettingsError(f"access_log_path: cannot open {path!r}: {exc.strerror}") from None
 
 
 def _site_routes(settings: Settings) -> list[BaseRoute]:

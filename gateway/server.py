@@ -28,13 +28,14 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """How `serve` and `demo` run uvicorn (the proxy benchmark runs the same). Forwarded headers are the app's
-    business (``gateway.forwarded``), so uvicorn's own handling is off; a response's head and body leave in one
-    write, and request heads are bounded in size and time (``gateway.transport``)."""
+    business (``gateway.forwarded``), so uvicorn's own handling is off, and so is its access log: the app writes
+    its own, off the request path (``gateway.accesslog``); a response's head and body leave in one write, and
+    request heads are bounded in size and time (``gateway.transport``)."""
     from .transport import CoalescingHTTP, HeadLimits
 
     limits = HeadLimits(settings.max_header_line, settings.max_header_bytes, settings.header_timeout)
     return {"host": settings.host, "port": settings.port, "proxy_headers": False, "log_level": "info",
-            "access_log": settings.access_log, "server_header": False,
+            "access_log": False, "server_header": False,
             "http": functools.partial(CoalescingHTTP, limits=limits)}
 
 

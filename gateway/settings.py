@@ -68,6 +68,8 @@ class Settings:
     admin_failures: int = 10  # failed admin logins per client network and minute before 429
     csp_first_visit: str = "strict"
     access_log: bool = True
+    access_log_format: str = "combined"  # or "json": one object per line (gateway.accesslog)
+    access_log_path: str = ""  # empty: stdout; else a file, appended to and reopened after rotation
     # Slow and oversized clients and upstream answers (gateway.transport, gateway.deadline, gateway.proxy).
     max_header_line: int = 8 * 1024
     max_header_bytes: int = 32 * 1024
@@ -128,6 +130,7 @@ _CSP_MODES = ("enforce", "report-only", "off")
 # What the CSP admits before a choice: only necessary and allow-listed hosts (a choice reloads the page once), or
 # every known vendor as well (no reload; a tag a script injects before the choice is then not refused).
 _FIRST_VISIT = ("strict", "vendors")
+_ACCESS_LOG_FORMATS = ("combined", "json")
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
@@ -325,6 +328,14 @@ def validate(s: Settings, source: str = "settings", sources: Mapping[str, str] |
                             "(make one with `consent-gateway keygen`)")
     if s.csp_first_visit not in _FIRST_VISIT:
         raise bad("csp_first_visit", f"must be one of {', '.join(_FIRST_VISIT)} (got {s.csp_first_visit!r})")
+    if s.access_log_format not in _ACCESS_LOG_FORMATS:
+        raise bad("access_log_format",
+                  f"must be one of {', '.join(_ACCESS_LOG_FORMATS)} (got {s.access_log_format!r})")
+    if s.access_log_path:
+        log_path = Path(s.access_log_path)
+        if log_path.is_dir() or not log_path.parent.is_dir():
+            problem = "is a folder" if log_path.is_dir() else f"folder {_shown(log_path.parent)} does not exist"
+            raise bad("access_log_path", f"{_shown(log_path)}: {problem} (empty: stdout)")
     if not 256 <= s.max_header_line <= s.max_header_bytes:
         raise bad("max_header_line", f"must be at least 256 and at most max_header_bytes (got {s.max_header_line})")
     if s.max_header_bytes > 1024 * 1024:

@@ -97,22 +97,25 @@ def test_demo_makes_a_dev_key_and_a_dashboard_password_and_says_so(
     assert "development signing key" in err and "http://127.0.0.1:8123" in " ".join(settings.origins)
 
 
-def test_serve_runs_uvicorn_with_the_access_log_setting(capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_serve_writes_its_own_access_log_and_never_uvicorn_s(capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """uvicorn's access log (Python logging per request, on the event loop) is off whatever the setting; the
+    setting turns the gateway's own on or off (its lines: tests/test_accesslog.py)."""
     import uvicorn
 
     from gateway import server
 
-    calls: list[dict] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    calls: list[tuple[object, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setattr(server, "_tune_collector", lambda: None)  # the test runner's heap stays as it is
     env = {"GATEWAY_SECRET_KEYS": "k" * 40}
     for value in ("false", "true"):
         code, _, err = run(capsys, monkeypatch, "serve", "--data-dir", str(tmp_path), "--set", f"access_log={value}",
                            env=env)
         assert code == 0, err
-    assert [c["access_log"] for c in calls] == [False, True]
-    assert all(c["server_header"] is False and c["port"] == 8000 for c in calls)
+    assert [options["access_log"] for _, options in calls] == [False, False]
+    assert [app.access_log is not None for app, _ in calls] == [False, True]  # type: ignore[attr-defined]
+    assert all(options["server_header"] is False and options["port"] == 8000 for _, options in calls)
 
 
 def _sqlite_store(path: Path, rows: int = 3) -> str:

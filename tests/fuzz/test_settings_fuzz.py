@@ -39,6 +39,8 @@ PLAUSIBLE = {
     "CSP_MODE": ["enforce", "report-only", "off", "on"],
     "CSP_FIRST_VISIT": ["strict", "vendors", "lax"],
     "ACCESS_LOG": ["1", "no"],
+    "ACCESS_LOG_FORMAT": ["combined", "json", "JSON", ""],
+    "ACCESS_LOG_PATH": ["", "/tmp/gw-access.log", "/no/such/folder/access.log", "/tmp", "relative.log", "a\nb"],
     "HOST": ["0.0.0.0", "::"],
     "DATA_DIR": ["data", "/tmp/gw", ""],
     "SECRET_KEYS": ["k" * 32, "k" * 40 + "," + "j" * 33, "short", " , ", ""],
