@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .accesslog import AccessLog, FileSink, LineWriter
+from .accesslog import AccessLog
 from .admin import admin_routes
 from .api import ConsentAPI, Limits
 from .assets import StaticAsset
@@ -37,6 +37,7 @@ from .deadline import BodyDeadline
 from .errors import GatewayError, gateway_error_handler, store_error_handler
 from .forwarded import ForwardedHeaders
 from .hosts import AllowedHosts, SecurityHeaders
+from .linewriter import FileSink, LineWriter
 from .locales import build_configs
 from .metrics import Metrics
 from .middleware import BlockingMiddleware

@@ -27,8 +27,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from gateway.accesslog import AccessLog, FileSink, LineWriter
+from gateway.accesslog import AccessLog
 from gateway.app import create_app
+from gateway.linewriter import FileSink, LineWriter
 from gateway.settings import Settings, SettingsError, load_settings
 
 from .conftest import BROWSER_UA, KEY, SITE

@@ -23,7 +23,7 @@ FORBIDDEN = [
     ("gateway.api", "gateway.report"),
     # The per-request layers never reach the store, the database driver or the routes.
     *[(layer, target) for layer in ("gateway.middleware", "gateway.proxy", "gateway.plans", "gateway.visitor",
-                                    "gateway.revocations", "gateway.accesslog")
+                                    "gateway.revocations", "gateway.accesslog", "gateway.linewriter")
       for target in ("gateway.store", "aiosqlite", "gateway.api", "gateway.admin", "gateway.app")],
     # The routes reach storage through the ConsentStore protocol, never a backend.
     *[("gateway.api", target) for target in ("gateway.store.sqlite", "gateway.store.memory", "aiosqlite")],
