@@ -25,6 +25,8 @@ from typing import Any
 from .vocabulary import CATEGORIES
 
 SCAN_FILE = "scan.json"
+# The vendor id a scan gives the gateway's own consent cookie; the declaration names it in the visitor's language.
+OWN_VENDOR = "consent-gateway"
 
 
 @dataclass(frozen=True)

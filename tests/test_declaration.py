@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.scanfile import SCAN_FILE, parse_scan, read_scan, write_scan
+from gateway.scanfile import OWN_VENDOR, SCAN_FILE, parse_scan, read_scan, write_scan
 from gateway.settings import Settings
 
 from .conftest import SITE, ClientFactory
@@ -137,6 +137,21 @@ async def test_stored_scan_gives_the_date_the_lifetimes_it_measured_and_is_escap
     assert "_ga_ABC123 : 400 days" in text and "_ym_visorc : session or under a day" in text
     # What the scan did not see is still disclosed, folded away as what the consent would cover.
     assert any(t == "details" for t, _ in tree.tags) and "Meta Pixel (Facebook)" in text
+
+
+@pytest.mark.parametrize(("lang", "name", "purpose"), [
+    ("ru", "Этот сайт (шлюз согласий)", "Хранит ваш выбор cookie."),
+    ("kk", "Осы сайт (келісім шлюзі)", "Cookie бойынша таңдауыңызды сақтайды."),
+    ("en", "This site (consent gateway)", "Keeps your cookie choice."),
+])
+async def test_the_scanned_consent_cookie_is_the_site_own_not_a_recipient(
+        make_client: ClientFactory, settings: Settings, lang: str, name: str, purpose: str) -> None:
+    own = {"vendor": OWN_VENDOR, "category": "necessary", "cookies": [{"name": "wgp_consent", "expires_days": 180}]}
+    write_scan(settings.data_dir, {**SCAN, "vendors": [*SCAN["vendors"], own]})
+    client = await make_client(settings)
+    text = rows(parse((await client.get(f"{PREFIX}/declaration?lang={lang}")).text))
+    assert f"{name} {purpose} — — wgp_consent : " in text
+    assert OWN_VENDOR not in text  # named in the visitor's language, and not listed among the recipients
 
 
 async def test_site_data_is_escaped(make_client: ClientFactory, settings: Settings) -> None:
