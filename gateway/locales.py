@@ -148,6 +148,8 @@ def build_configs(
         cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
+        if declaration_url:
+            shown["declaration_link"] = declaration["title"]
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         doc = {"lang": lang, "policy_version": policy_version, "policy_url": policy_url,
                "categories": [{"id": c["id"], "title": c["title"]} for c in cats],
@@ -158,8 +160,9 @@ def build_configs(
         second: dict[str, object] = {"lang": lang, "texts_hash": digest, "details": texts.get("details", ""),
                                      "descriptions": {c["id"]: c["description"] for c in cats},
                                      "categories": by_category}
-        if declaration_url:
+        if declaration_url:  # the second layer links to the cookie declaration, named by its title
             second["declaration_url"] = f"{declaration_url}?lang={lang}"
+            second["declaration_link"] = declaration["title"]
         vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
         titles = {str(c["id"]): str(c["title"]) for c in cats}
         out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,

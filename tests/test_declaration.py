@@ -195,6 +195,10 @@ async def test_receipt_states_operator_bin_term_and_recipients_with_countries(
 async def test_second_layer_data_carry_countries_and_the_declaration_link(client: httpx.AsyncClient) -> None:
     doc = (await client.get(f"{PREFIX}/vendors.json?lang=kk")).json()
     assert doc["declaration_url"] == f"{PREFIX}/declaration?lang=kk"
+    for lang, title in (("ru", "Декларация cookie"), ("kk", "Cookie декларациясы"), ("en", "Cookie declaration")):
+        # The link's text, in the visitor's language; config.json (the first layer) carries nothing of it.
+        assert (await client.get(f"{PREFIX}/vendors.json?lang={lang}")).json()["declaration_link"] == title
+        assert "declaration" not in (await client.get(f"{PREFIX}/config.json?lang={lang}")).text
     kaspi = next(v for v in doc["categories"]["preferences"] if v["name"] == "Kaspi button")
     assert (kaspi["country"], kaspi["cross_border"]) == ("KZ", False)
     # banner.js shows each vendor's name and purpose: the purpose says where the data go, in the visitor's language
