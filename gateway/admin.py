@@ -4,6 +4,9 @@ Every response here carries `Cache-Control: no-store` (consent metrics must not 
 is accepted as `Authorization: Bearer T` (scripts, Prometheus) or as the password of HTTP basic auth with any user
 name (a browser's own login prompt, so the dashboard needs no JavaScript and no session). Without a token the
 routes exist but answer 503, so a misconfigured deployment says why instead of silently exposing or hiding data.
+
+The dashboard speaks ru, kk and en: ``?lang=``, else the browser's Accept-Language, else the site's default
+language, with links to switch. The JSON, the CSV and the API's errors stay in English (stable names for machines).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import logging
 import math
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -26,7 +29,10 @@ from starlette.routing import BaseRoute, Route
 from gateway import errors
 from gateway.analytics import default_range, parse_day, range_error, resolve_range, to_csv
 from gateway.charts import CSS, render_page
+from gateway.locales import UI_LANGUAGES, negotiate, ui_texts
 from gateway.ratelimit import TokenBuckets
+from gateway.resources import CONFIG_DIR
+from gateway.store.records import MAX_RANGE_DAYS
 from gateway.trusted import truncate_ip
 
 logger = logging.getLogger("gateway.admin")
@@ -43,9 +49,24 @@ CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _bad_range(parameter: str, message: str) -> errors.Unprocessable:
-    """A `from`/`to` query parameter that cannot make a summary, naming the culprit."""
-    return errors.Unprocessable(message, code="invalid_range", parameter=parameter)
+def _bad_range(parameter: str, message: str, **context: object) -> errors.Unprocessable:
+    """A `from`/`to` query parameter that cannot make a summary, naming the culprit; ``context`` carries the
+    reason and its values, for the dashboard to say it in the analyst's language."""
+    exc = errors.Unprocessable(message, code="invalid_range", parameter=parameter)
+    exc.context = context
+    return exc
+
+
+def _page_error(t: Mapping[str, str], exc: errors.GatewayError) -> str:
+    """A rejected range as the dashboard says it, in its language, followed by what it shows instead."""
+    c = exc.context
+    if c.get("reason") == "not_a_date":
+        text = t["error_not_date"].replace("{field}", t[str(exc.parameter)]).replace("{value}", str(c["value"]))
+    elif c.get("reason") == "reversed":
+        text = t["error_reversed"].replace("{start}", str(c["start"])).replace("{end}", str(c["end"]))
+    else:
+        text = t["error_too_long"].replace("{days}", str(MAX_RANGE_DAYS))
+    return f"{text} {t['error_default']}"
 
 
 class _Token:
@@ -85,17 +106,25 @@ def parse_range(request: Request, timezone: str) -> tuple[date, date]:
         try:
             values[name] = parse_day(raw)
         except ValueError:
-            raise _bad_range(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
+            raise _bad_range(name, f"{name}: {raw[:40]!r} is not a date; use YYYY-MM-DD", reason="not_a_date",
+                             value=raw[:40]) from None
     start, end = resolve_range(values["from"], values["to"], timezone)
     if error := range_error(start, end):
-        raise _bad_range("from" if start > end else "to", error)
+        raise _bad_range("from" if start > end else "to", error, reason="reversed" if start > end else "too_long",
+                         start=start, end=end)
     return start, end
 
 
 def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str,
-                 failures_per_minute: int = 10) -> list[BaseRoute]:
+                 failures_per_minute: int = 10, default_language: str = "ru",
+                 languages: tuple[str, ...] = UI_LANGUAGES) -> list[BaseRoute]:
     """Routes to mount under the gateway prefix: /admin/, /admin/api/summary(.csv), /metrics. A client network
-    that sent ``failures_per_minute`` wrong tokens is answered 429 for a while, whatever it sends."""
+    that sent ``failures_per_minute`` wrong tokens is answered 429 for a while, whatever it sends. The dashboard
+    speaks ``languages`` (those of ru, kk, en the site has), ``default_language`` when the browser asks for none."""
+    langs = tuple(lang for lang in languages if lang in UI_LANGUAGES) or UI_LANGUAGES
+    default = default_language if default_language in langs else langs[0]
+    texts = ui_texts("dashboard", lambda lang: CONFIG_DIR / "locales" / f"{lang}.toml", langs)
+    names = {lang: texts[lang]["language_name"] for lang in langs}
     failures = TokenBuckets(failures_per_minute)
     check = _Token(token) if token and token.strip() else None
     if check is None:
@@ -125,14 +154,18 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str,
 
     async def dashboard(request: Request) -> Response:
         today = default_range(timezone)[1]
+        lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"), langs, default)
+        t = texts[lang]
+        headers = {"Content-Security-Policy": CSP, "Content-Language": lang, "Vary": "Accept-Language"}
         try:
             start, end = parse_range(request, timezone)
         except errors.Unprocessable as exc:
             start, end = default_range(timezone)
-            page = render_page(await store.summary(start, end), today=today, error=exc.message)
-            return HTMLResponse(page, status_code=422, headers={"Content-Security-Policy": CSP})
-        page = render_page(await store.summary(start, end), today=today)
-        return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
+            page = render_page(await store.summary(start, end), today=today, texts=t, lang=lang, languages=names,
+                               error=_page_error(t, exc))
+            return HTMLResponse(page, status_code=422, headers=headers)
+        page = render_page(await store.summary(start, end), today=today, texts=t, lang=lang, languages=names)
+        return HTMLResponse(page, headers=headers)
 
     async def summary_json(request: Request) -> Response:
         start, end = parse_range(request, timezone)

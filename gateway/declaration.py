@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from .consent import ConsentState
-from .scanfile import ScannedVendor, ScanSummary
+from .scanfile import OWN_VENDOR, ScannedVendor, ScanSummary
 from .vendors import UNKNOWN_COUNTRY, Vendor
 
 
@@ -77,8 +77,10 @@ def rows_for(vendors: Iterable[Vendor], lang: str, scan: ScanSummary | None
         target.setdefault(v.category, []).append(_row(v, lang, found))
     for sv in seen.values():
         if sv.vendor not in matched and sv.category != "unknown":
+            # The gateway's own consent cookie is the site's, not a recipient's: no country, no transfer.
+            country = "" if sv.vendor == OWN_VENDOR else UNKNOWN_COUNTRY
             listed.setdefault(sv.category, []).append(
-                Row(sv.vendor, "", "", UNKNOWN_COUNTRY, None, tuple((c.name, c.expires_days) for c in sv.cookies),
+                Row(sv.vendor, "", "", country, None, tuple((c.name, c.expires_days) for c in sv.cookies),
                     frozenset(c.name for c in sv.cookies if c.expires_days is None)))
     return ({c: tuple(r) for c, r in listed.items()}, {c: tuple(r) for c, r in others.items()})
 
@@ -121,7 +123,8 @@ def _facts(page: Page, h: int) -> str:
         (t["operator"], _e(f.controller)),
         (t["bin"], _e(f.operator_bin or t["bin_missing"])),
         (t["term"], _e(t["term_value"].replace("{days}", str(f.validity_days)))),
-        (t["recipients"], _e(", ".join(dict.fromkeys(r.name for rs in page.rows.values() for r in rs)))),
+        (t["recipients"], _e(", ".join(dict.fromkeys(r.name for rs in page.rows.values() for r in rs
+                                                     if r.name != OWN_VENDOR)))),
     ]
     rows = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in items)
     return (f"<h{h}>{_e(t['facts'])}</h{h}><dl>{rows}</dl><p>{_e(t['law'])}</p>"
@@ -175,12 +178,21 @@ def _table(page: Page, cat: str, rows: tuple[Row, ...]) -> str:
 
 def _tr(page: Page, r: Row) -> str:
     t = page.texts
+    if r.name == OWN_VENDOR:
+        return _own_tr(t, r)
     name = f'<a href="{_e(r.policy_url)}">{_e(r.name)}</a>' if r.policy_url else _e(r.name)
     name_of = page.countries.get(r.country, r.country)
     country = t["unknown"] if r.country == UNKNOWN_COUNTRY else f"{name_of} ({r.country})"
     border = t["unknown"] if r.cross_border is None else t["yes"] if r.cross_border else t["no"]
     cookies = "".join(f"<li><code>{_e(n)}</code>: {_e(_lifetime(t, d, n in r.session))}</li>" for n, d in r.cookies)
     return (f'<tr><th scope="row">{name}</th><td>{_e(r.purpose)}</td><td>{_e(country)}</td><td>{_e(border)}</td>'
+            f"<td>{f'<ul>{cookies}</ul>' if cookies else '—'}</td></tr>")
+
+
+def _own_tr(t: Mapping[str, str], r: Row) -> str:
+    """The consent cookie a scan found: the site's own, named and explained in the visitor's language."""
+    cookies = "".join(f"<li><code>{_e(n)}</code>: {_e(_lifetime(t, d, n in r.session))}</li>" for n, d in r.cookies)
+    return (f'<tr><th scope="row">{_e(t["own_vendor"])}</th><td>{_e(t["own_purpose"])}</td><td>—</td><td>—</td>'
             f"<td>{f'<ul>{cookies}</ul>' if cookies else '—'}</td></tr>")
 
 

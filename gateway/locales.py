@@ -23,7 +23,53 @@ ALIASES = {"kz": "kk"}
 DECLARATION_KEYS = ("title", "intro", "facts", "operator", "bin", "bin_missing", "term", "term_value", "law",
                     "recipients", "caption", "vendor", "purpose", "country", "cross_border", "cookies", "yes", "no",
                     "unknown", "days", "session", "not_stated", "policy", "no_vendors", "scanned", "not_scanned",
-                    "others", "choice", "no_choice", "granted", "refused", "change", "second_layer")
+                    "others", "choice", "no_choice", "granted", "refused", "change", "second_layer", "own_vendor",
+                    "own_purpose")
+
+
+# The analyst's dashboard and the scan's HTML report: the product's own wording, from the shipped locale files'
+# [dashboard] and [scan_report] tables (a site's locale files change the banner, not these). Every key in every
+# language: ui_texts refuses a file that lacks one.
+DASHBOARD_KEYS = ("title", "page_title", "range", "range_form", "from", "to", "show", "quick_ranges", "last_days",
+                  "csv", "languages", "empty", "headline", "shown", "decisions", "interaction_rate", "opt_in",
+                  "gpc_share", "withdrawals", "erasures", "opt_in_title", "opt_in_chart", "opt_in_desc",
+                  "opt_in_table", "mix_title", "mix_chart", "mix_desc", "mix_table", "day", "breakdowns",
+                  "breakdown_chart", "breakdown_desc", "no_decisions", "table", "hosts_title", "hosts_caption", "host",
+                  "reports", "no_hosts", "error_not_date", "error_reversed", "error_too_long", "error_default",
+                  "device", "browser", "os", "language", "policy_version", "accept_all", "reject_all", "custom",
+                  "withdraw", "preferences", "analytics", "marketing", "desktop", "mobile", "tablet", "other")
+SCAN_REPORT_KEYS = ("title", "scanned", "stopped_done", "stopped_pages", "stopped_time", "note_no_banner",
+                    "note_offline", "leaks", "leak_count", "no_leaks", "page", "state", "kind", "what", "vendor",
+                    "category", "cause", "fix", "vendors", "hosts", "cookies_storage", "pages_count", "unknown_title",
+                    "cookies", "chart", "chart_title", "chart_value", "not_necessary", "necessary_or_allowed",
+                    "pages", "details", "seen", "nothing", "before", "reject", "accept", "request", "cookie",
+                    "storage", "first_party", "third_party", "session", "days", "load", "reload", "unknown",
+                    "necessary", "preferences", "analytics", "marketing", "own_vendor", "fix_request",
+                    "fix_unknown_request", "fix_cookie", "fix_storage", "languages")
+UI_TABLES = {"dashboard": DASHBOARD_KEYS, "scan_report": SCAN_REPORT_KEYS}
+UI_LANGUAGES = ("ru", "kk", "en")
+
+
+def ui_texts(table: str, locale_file: Callable[[str], Path], languages: Iterable[str] = UI_LANGUAGES
+             ) -> dict[str, dict[str, str]]:
+    """language -> the texts of one UI table (``dashboard`` or ``scan_report``), plus ``language_name`` (the
+    language's own name, for the switch); ValueError naming the file and the first missing key."""
+    out: dict[str, dict[str, str]] = {}
+    for lang in languages:
+        path = locale_file(lang)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        texts = _table(data, table)
+        name = data.get("language_name")
+        for key in UI_TABLES[table]:
+            if key not in texts:
+                raise ValueError(f"{path}: [{table}] {key}: missing")
+        if not isinstance(name, str):
+            raise ValueError(f"{path}: language_name: missing")
+        out[lang] = {**{k: texts[k] for k in UI_TABLES[table]}, "language_name": name}
+    return out
 
 
 @dataclass(frozen=True)
@@ -102,6 +148,8 @@ def build_configs(
         cats = [{"id": c, "required": c == "necessary", **data["categories"][c]} for c in categories]  # type: ignore[index]
         shown = {"lang": lang, "policy_url": policy_url, "policy_version": policy_version,
                  "categories": [{**c, "vendors": by_category[c["id"]]} for c in cats], "texts": texts}
+        if declaration_url:
+            shown["declaration_link"] = declaration["title"]
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         doc = {"lang": lang, "policy_version": policy_version, "policy_url": policy_url,
                "categories": [{"id": c["id"], "title": c["title"]} for c in cats],
@@ -112,8 +160,9 @@ def build_configs(
         second: dict[str, object] = {"lang": lang, "texts_hash": digest, "details": texts.get("details", ""),
                                      "descriptions": {c["id"]: c["description"] for c in cats},
                                      "categories": by_category}
-        if declaration_url:
+        if declaration_url:  # the second layer links to the cookie declaration, named by its title
             second["declaration_url"] = f"{declaration_url}?lang={lang}"
+            second["declaration_link"] = declaration["title"]
         vendors_body = json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
         titles = {str(c["id"]): str(c["title"]) for c in cats}
         out[lang] = BannerConfig(lang, body, digest, texts, titles, vendors_body,

@@ -166,6 +166,7 @@ def _schemas(s: Settings) -> dict[str, Schema]:
                 {"name": _STRING, "purpose": _STRING, "policy_url": _STRING, "country": _COUNTRY,
                  "cross_border": _CROSS_BORDER})} for c in s.categories}),
             "declaration_url": _STRING,
+            "declaration_link": _STRING,  # the second layer's link text to the declaration
         }),
         "Health": _object({"status": {"enum": ["ok", "degraded"]}, "storage": {"enum": ["ok", "unavailable"]}}),
         "Summary": _object({

@@ -9,7 +9,7 @@
 
 ``vendor`` is the catalogue's vendor id (its display name is accepted too); a vendor the catalogue does not know
 is listed under that string. ``expires_days`` is a number of days (fractions allowed), 0 or null for a session
-cookie. Other fields are ignored, so the full scan report may be stored as it is.
+cookie. Other fields are ignored; gateway/scan/stored.py boils a scan report down to this shape.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 from .vocabulary import CATEGORIES
 
 SCAN_FILE = "scan.json"
+# The vendor id a scan gives the gateway's own consent cookie; the declaration names it in the visitor's language.
+OWN_VENDOR = "consent-gateway"
 
 
 @dataclass(frozen=True)

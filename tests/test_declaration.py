@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.scanfile import SCAN_FILE, parse_scan, read_scan, write_scan
+from gateway.scanfile import OWN_VENDOR, SCAN_FILE, parse_scan, read_scan, write_scan
 from gateway.settings import Settings
 
 from .conftest import SITE, ClientFactory
@@ -139,6 +139,21 @@ async def test_stored_scan_gives_the_date_the_lifetimes_it_measured_and_is_escap
     assert any(t == "details" for t, _ in tree.tags) and "Meta Pixel (Facebook)" in text
 
 
+@pytest.mark.parametrize(("lang", "name", "purpose"), [
+    ("ru", "Этот сайт (шлюз согласий)", "Хранит ваш выбор cookie."),
+    ("kk", "Осы сайт (келісім шлюзі)", "Cookie бойынша таңдауыңызды сақтайды."),
+    ("en", "This site (consent gateway)", "Keeps your cookie choice."),
+])
+async def test_the_scanned_consent_cookie_is_the_site_own_not_a_recipient(
+        make_client: ClientFactory, settings: Settings, lang: str, name: str, purpose: str) -> None:
+    own = {"vendor": OWN_VENDOR, "category": "necessary", "cookies": [{"name": "wgp_consent", "expires_days": 180}]}
+    write_scan(settings.data_dir, {**SCAN, "vendors": [*SCAN["vendors"], own]})
+    client = await make_client(settings)
+    text = rows(parse((await client.get(f"{PREFIX}/declaration?lang={lang}")).text))
+    assert f"{name} {purpose} — — wgp_consent : " in text
+    assert OWN_VENDOR not in text  # named in the visitor's language, and not listed among the recipients
+
+
 async def test_site_data_is_escaped(make_client: ClientFactory, settings: Settings) -> None:
     evil = {"name": "Chat <script>alert(1)</script>", "category": "preferences", "purpose": "\"><img src=x>",
             "policy_url": "https://x.example/?a=1&b=\"2\"", "hosts": ["chat.example"], "country": "KZ"}
@@ -180,6 +195,10 @@ async def test_receipt_states_operator_bin_term_and_recipients_with_countries(
 async def test_second_layer_data_carry_countries_and_the_declaration_link(client: httpx.AsyncClient) -> None:
     doc = (await client.get(f"{PREFIX}/vendors.json?lang=kk")).json()
     assert doc["declaration_url"] == f"{PREFIX}/declaration?lang=kk"
+    for lang, title in (("ru", "Декларация cookie"), ("kk", "Cookie декларациясы"), ("en", "Cookie declaration")):
+        # The link's text, in the visitor's language; config.json (the first layer) carries nothing of it.
+        assert (await client.get(f"{PREFIX}/vendors.json?lang={lang}")).json()["declaration_link"] == title
+        assert "declaration" not in (await client.get(f"{PREFIX}/config.json?lang={lang}")).text
     kaspi = next(v for v in doc["categories"]["preferences"] if v["name"] == "Kaspi button")
     assert (kaspi["country"], kaspi["cross_border"]) == ("KZ", False)
     # banner.js shows each vendor's name and purpose: the purpose says where the data go, in the visitor's language

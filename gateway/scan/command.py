@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .crawler import CHROMIUM, ScanError, ScanOptions
-from .report import summary_lines, write_html, write_json
+from .report import LANGUAGES, summary_lines, write_html, write_json
 from .scanner import scan_site
+from .stored import store_scan
 from .suggest import suggest_toml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
@@ -49,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the report as one self-contained HTML page")
     parser.add_argument("--suggest", dest="suggest_path", type=Path, metavar="FILE",
                         help="write vendors.toml entries for unknown hosts and cookies, to review")
+    parser.add_argument("--store", action="store_true",
+                        help="save the scan's date and cookies in the data folder, for the cookie declaration")
+    parser.add_argument("--lang", choices=LANGUAGES, metavar="LANG",
+                        help="the HTML report's first language: ru, kk or en (default: the site's default language)")
     parser.add_argument("--offline", action="store_true",
                         help="answer every request to another host with an empty stub instead of sending it")
     parser.add_argument("--chromium", default=CHROMIUM, help=f"Chromium executable (default {CHROMIUM})")
@@ -91,11 +96,20 @@ def run_scan(args: argparse.Namespace, settings: Any) -> int:
         if args.json_path:
             write_json(report, args.json_path)
         if args.html_path:
-            write_html(report, args.html_path)
+            lang = args.lang or settings.default_language
+            write_html(report, args.html_path, lang if lang in LANGUAGES else LANGUAGES[0])
         if args.suggest_path:
             args.suggest_path.write_text(suggest_toml(report), encoding="utf-8")
     except OSError as exc:
         print(f"consent-gateway scan: error: cannot write the report: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(summary_lines(report)))
+    lines = summary_lines(report)
+    if args.store:
+        try:
+            stored = store_scan(report, settings.data_dir)
+        except (OSError, ValueError) as exc:
+            print(f"consent-gateway scan: error: cannot store the scan for the declaration: {exc}", file=sys.stderr)
+            return 2
+        lines.append(f"stored for the cookie declaration: {stored}")
+    print("\n".join(lines))
     return 1 if report["leaks"] else 0

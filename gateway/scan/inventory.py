@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..scanfile import OWN_VENDOR
 from ..vendors import UNKNOWN_CATEGORY, Catalogue, split_url
 
 NECESSARY = "necessary"
 UNKNOWN = "unknown"
 LEAK_STATES = ("before", "reject")
-GATEWAY_VENDOR = "consent-gateway"
+GATEWAY_VENDOR = OWN_VENDOR
 
 FIX_REQUEST = ("mark the tag that loads it as blocked (type=\"text/plain\" data-consent-category=\"{category}\") "
                "or serve the site through the gateway; if it is a tag manager's, move it behind consent there")

@@ -108,7 +108,9 @@ def test_demo_page_shows_the_first_layer_as_a_labelled_region(page: Any) -> None
     page.click(CUSTOMIZE)
     dialog = page.get_by_role("dialog", name=ru["settings_title"])
     expect(dialog).to_have_attribute("aria-modal", "true")
-    expect(page.locator(f"#{dialog.get_attribute('aria-describedby')}")).to_have_text(ru["details"])
+    # ...ending with the link to the cookie declaration.
+    declaration = texts("ru")["declaration"]["title"]
+    expect(page.locator(f"#{dialog.get_attribute('aria-describedby')}")).to_have_text(f"{ru['details']} {declaration}")
     expect(dialog).to_contain_text("№ 94-V")
     # One anonymous impression per display of the first layer, not per switch between the layers.
     page.keyboard.press("Escape")

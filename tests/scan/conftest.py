@@ -65,8 +65,14 @@ def site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def gateway(site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("scan-gateway")
+def gateway_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gateway's data folder, where `scan --store` saves what its cookie declaration shows."""
+    return tmp_path_factory.mktemp("scan-gateway")
+
+
+@pytest.fixture(scope="session")
+def gateway(site: str, gateway_data: Path) -> Iterator[str]:
+    data = gateway_data
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import urllib.request
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,10 @@ def direct(chromium: str, site: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def behind(chromium: str, gateway: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
-    return _scan(tmp_path_factory.mktemp("behind"), f"{gateway}/clean/")
+def behind(chromium: str, gateway: str, gateway_data: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
+    # Stored into the gateway's own data folder, as an operator would: its declaration then shows this scan.
+    return _scan(tmp_path_factory.mktemp("behind"), f"{gateway}/clean/", "--store", "--data-dir", str(gateway_data))
 
 
 @pytest.fixture(scope="module")
@@ -152,5 +156,46 @@ def test_html_report_is_self_contained_with_the_summary_first(direct: Any, behin
         assert not re.search(r"<(script|link|img|iframe)\b", html)  # nothing fetched, nothing run
         assert "<svg" in html and "<style>" in html
         assert html.index("<h2>Leaks</h2>") < html.index("<h2>Vendors by category</h2>") < html.index("<h2>Pages</h2>")
+        # The site's default language (ru) first, then the same report in kk and en behind the switch.
+        assert '<html lang="ru">' in html and 'class="report first" id="report-ru"' in html
+        assert html.index("<h2>Утечки</h2>") < html.index("<h2>Поставщики по категориям</h2>")
     assert "No leaks" in (behind[2] / "r.html").read_text()
+    assert "Утечек нет" in (behind[2] / "r.html").read_text()
     assert "_fbp" in (direct[2] / "r.html").read_text()
+
+
+def test_html_report_switches_language_by_its_links_without_script(direct: Any, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url = (direct[2] / "r.html").as_uri()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(java_script_enabled=False)
+        page.goto(url)
+        assert page.locator("h2:visible").first.inner_text() == "Утечки"
+        page.click("#report-ru a[hreflang=kk]")
+        assert page.locator("h2:visible").first.inner_text() == "Ағып кетулер"
+        assert page.locator("#report-ru").is_hidden()
+        page.click("#report-kk a[hreflang=en]")
+        assert page.locator("h2:visible").first.inner_text() == "Leaks"
+        page.goto(url + "#report-kk")
+        assert page.locator("h2:visible").first.inner_text() == "Ағып кетулер"
+        browser.close()
+
+
+def test_scan_store_puts_its_date_and_cookies_into_the_gateway_declaration(behind: Any, gateway: str,
+                                                                          gateway_data: Path) -> None:
+    _, report, _ = behind
+    stored = json.loads((gateway_data / "scan.json").read_text())
+    assert stored["scanned_at"] == report["scanned_at"]
+    assert {v["vendor"]: [c["name"] for c in v["cookies"]] for v in stored["vendors"]} == {
+        "consent-gateway": ["wgp_consent"], "google-analytics": ["_ga"], "google-tag-manager": [],
+        "yandex-metrika": [], "meta-pixel": []}
+    with urllib.request.urlopen(f"{gateway}/_consent/declaration?lang=ru", timeout=10) as resp:
+        html = unescape(resp.read().decode())
+    day = report["scanned_at"][:10]
+    assert f"Последнее сканирование сайта: {day}." in html
+    # The lifetime the scan measured, not the catalogue's 730 days: the page asks two years, Chromium keeps 400 days.
+    assert re.search(r"<code>_ga</code>: 400 дн\.", html)
+    assert re.search(r"Этот сайт \(шлюз согласий\)</th><td>Хранит ваш выбор cookie\.</td><td>—</td><td>—</td>"
+                     r"<td><ul><li><code>wgp_consent</code>: 1\d\d дн\.", html)

@@ -176,8 +176,9 @@
   }
 
   // ---- rendering ---------------------------------------------------------------------------------
-  function button(action, label) {
-    return '<button type="button" class="cg-btn" data-consent-action="' + action + '">' + t(label) + "</button>";
+  // A button's label is the text named like its action ("accept-all" -> texts.accept_all).
+  function button(action) {
+    return '<button type="button" class="cg-btn" data-consent-action="' + action + '">' + t(action.replace("-", "_")) + "</button>";
   }
   function link(href, text) { return '<a href="' + esc(href) + '" target="_blank" rel="noopener">' + text + "</a>"; }
   function vendorList(vs) {
@@ -187,13 +188,15 @@
     }).join("");
     return '<details class="cg-v"><summary>' + vs.map(v => esc(v.name)).join(", ") + "</summary><ul>" + items + "</ul></details>";
   }
+  // An empty ?lang= lets the gateway choose from Accept-Language.
   // The long texts, category descriptions and vendor lists come from vendors.json, fetched the first time
   // the settings open. If that fails the settings work without them (nothing is granted by a failure) and
   // the next opening tries again.
   function loadDetails() {
     var l = cfg.lang || lang;
-    detailsReq = detailsReq || api("vendors.json" + (l ? "?lang=" + l : "")).then(v => {
-      $("#cg-d2").textContent = v.details || "";
+    detailsReq = detailsReq || api("vendors.json?lang=" + l).then(v => {
+      // The cookie declaration's link (its address on the gateway, its text in the visitor's language).
+      $("#cg-d2").innerHTML = esc(v.details) + (v.declaration_url ? " " + link(new URL(v.declaration_url, base), esc(v.declaration_link)) : "");
       $$(".cg-cat").forEach(box => {
         var c = $("input", box).getAttribute("data-consent-category");
         $("p", box).textContent = (v.descriptions || {})[c] || "";
@@ -218,12 +221,12 @@
       '<section class="cg-l1" tabindex="-1" aria-labelledby="cg-t1" aria-describedby="cg-d1"><h2 id="cg-t1">' + t("title") +
       '</h2><div class="cg-s"><p id="cg-d1">' + t("body") + "</p></div>" +
       (cfg.policy_url ? '<p class="cg-p">' + link(cfg.policy_url, t("policy_link")) + "</p>" : "") +
-      '<div class="cg-btns">' + button("accept-all", "accept_all") + button("reject-all", "reject_all") +
-      button("customize", "customize") + "</div></section>" +
+      '<div class="cg-btns">' + button("accept-all") + button("reject-all") +
+      button("customize") + "</div></section>" +
       '<div class="cg-l2" tabindex="-1" role="dialog" aria-modal="true" aria-labelledby="cg-t2" aria-describedby="cg-d2" hidden>' +
       '<h2 id="cg-t2">' + t("settings_title") + '</h2><div class="cg-s"><p id="cg-d2"></p>' + cats + "</div>" +
-      '<div class="cg-btns">' + button("save", "save") + button("accept-all", "accept_all") +
-      button("reject-all", "reject_all") + button("close", "close") + "</div></div>";
+      '<div class="cg-btns">' + button("save") + button("accept-all") +
+      button("reject-all") + button("close") + "</div></div>";
     l1 = root.firstChild;
     l2 = root.lastChild;
     root.addEventListener("click", onClick);
@@ -236,7 +239,7 @@
     if (layer != 2) return;
     if (e.key == "Escape") { e.preventDefault(); closeSettings(); }
     if (e.key != "Tab") return;
-    var f = [].filter.call($$("a[href], button, input:not([disabled]), summary", l2), el => el.getClientRects().length);
+    var f = [].filter.call($$("a[href],button,input:not([disabled]),summary", l2), el => el.getClientRects().length);
     var first = f[0], last = f[f.length - 1], at = d.activeElement;
     if (e.shiftKey ? at == first || at == l2 : at == last) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
   }
@@ -253,8 +256,7 @@
     var b = e.target.closest("[data-consent-action]");
     if (!b) return;
     var a = b.getAttribute("data-consent-action");
-    if (a == "accept-all") choose({ action: "accept_all" }).catch(noop);
-    else if (a == "reject-all") choose({ action: "reject_all" }).catch(noop);
+    if (/-all$/.test(a)) choose({ action: a.replace("-", "_") }).catch(noop);  // accept_all, reject_all
     else if (a == "customize") open(2);
     else if (a == "close") closeSettings();
     else if (a == "save") {
@@ -302,7 +304,7 @@
   function show() { return ready.then(() => cssReady).then(() => open(2)); }
 
   d.addEventListener("click", e => {
-    var el = e.target.closest && e.target.closest("[data-consent-open], [data-consent-load]");
+    var el = e.target.closest && e.target.closest("[data-consent-open],[data-consent-load]");
     if (!el) return;
     e.preventDefault();
     if (el.hasAttribute("data-consent-open")) return show();
@@ -322,7 +324,7 @@
   });
   var ok = true;
   var ready = Promise.all([
-    api("config.json" + (lang ? "?lang=" + lang : "")).then(c => { cfg = c; }),
+    api("config.json?lang=" + lang).then(c => { cfg = c; }),
     api("state").then(s => { state = s; })
   ]).catch(() => { ok = false; state = { decided: false, categories: { necessary: true } }; })
     .then(() => domReady);
