@@ -164,7 +164,8 @@ class GatewayApp:
             site = Starlette(routes=[gpc, *_site_routes(settings)])
         c = self.components
         api = c.consent_app(admin_routes(token=settings.admin_token, store=c.store, metrics=c.metrics,
-                                         timezone=settings.timezone, failures_per_minute=settings.admin_failures))
+                                         timezone=settings.timezone, failures_per_minute=settings.admin_failures,
+                                         default_language=settings.default_language, languages=settings.languages))
         self.blocking = c.blocking(site, api)
         self._app: ASGIApp = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
                                               settings.trusted)

@@ -177,3 +177,15 @@ async def test_csv_and_api_stay_machine_readable_in_english(store: Any) -> None:
         bad = await c.get("/_consent/admin/api/summary", params={"from": "yesterday", "lang": "ru"},
                           headers={**AUTH, "Accept-Language": "ru"})
         assert bad.json()["message"] == "from: 'yesterday' is not a date; use YYYY-MM-DD"
+
+
+@pytest.mark.parametrize("default", ["en", "kk"])
+async def test_the_gateway_serves_the_dashboard_in_the_site_s_default_language(make_client: Any, settings: Any,
+                                                                             default: str) -> None:
+    """What create_app builds follows `default_language`, not the dashboard's own fallback."""
+    from tests.conftest import ADMIN_TOKEN
+
+    client = await make_client(settings, default_language=default)
+    resp = await client.get("/_consent/admin/", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert resp.status_code == 200
+    assert lang_of(resp) == default
