@@ -27,7 +27,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 padding:0 1rem;color:#1b1b1b;background:#fff}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem}h3{font-size:1.05rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}
-th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-all}
+th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f0f0f0;word-break:normal;hyphens:auto}.leak{background:#fde8e8}.ok{color:#0b6b2f;font-weight:600}.bad{color:#a40e0e;font-weight:600}
 .note{background:#fff6d6;border-left:4px solid #c99700;padding:.5rem .75rem}
 code{font-size:.85rem}
