@@ -17,7 +17,8 @@ A line is checked as its bytes arrive, so memory never holds more than one read 
 Response heads: uvicorn refuses a header name or value holding a forbidden byte with a regular expression per
 header, which scans a long value at some 50 instructions a byte: the per-visitor CSP (2.5 KB for a decided
 visitor) cost more than everything the gateway's own layers do for a page. ``_Cycle`` writes the head as uvicorn
-does, the same bytes refused with the same errors, checked by ``bytes.translate`` (one C pass, a tenth of that).
+does, the same bytes refused with the same errors, checked by ``bytes.translate`` in one C pass over all the
+names and one over all the values (a tenth of the cost).
 """
 
 from __future__ import annotations
@@ -122,13 +123,17 @@ class _Cycle(RequestResponseCycle):
         if self.access_log:  # uvicorn's own (`serve` turns it off and logs through gateway.accesslog)
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
                                     get_path_with_query_string(self.scope), self.scope["http_version"], status_code)
+        headers = (*self.default_headers, *message.get("headers", ()))
+        # Forbidden bytes are forbidden wherever they stand: all names in one pass, all values in another.
+        names = b"".join([name for name, _ in headers])
+        if len(names.translate(None, _BAD_NAME)) != len(names):
+            raise RuntimeError("Invalid HTTP header name.")
+        values = b"".join([value for _, value in headers])
+        if len(values.translate(None, _BAD_VALUE)) != len(values):
+            raise RuntimeError("Invalid HTTP header value.")
         content = [STATUS_LINE[status_code]]
         has_connection_close = False
-        for name, value in (*self.default_headers, *message.get("headers", ())):
-            if len(name.translate(None, _BAD_NAME)) != len(name):
-                raise RuntimeError("Invalid HTTP header name.")
-            if len(value.translate(None, _BAD_VALUE)) != len(value):
-                raise RuntimeError("Invalid HTTP header value.")
+        for name, value in headers:
             name = name.lower()
             if name == b"content-length" and self.chunked_encoding is None:
                 self.expected_content_length = int(value.decode())
