@@ -9,6 +9,8 @@ browsers and say something the gateway never means: public assets are public, cr
 
 from __future__ import annotations
 
+import functools
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
@@ -16,16 +18,23 @@ from .trusted import HostPatterns, host_of
 
 
 class AllowedHosts:
+    """A site is asked for by a handful of Host values, so each header value's verdict is remembered."""
+
     def __init__(self, app: ASGIApp, hosts: HostPatterns) -> None:
         self.app = app
         self.hosts = hosts
+        self._allowed = functools.lru_cache(maxsize=1024)(lambda header: host_of(header) in hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.hosts.everyone:
             await self.app(scope, receive, send)
             return
-        host = next((v for k, v in scope["headers"] if k == b"host"), b"")
-        if host_of(host) in self.hosts:
+        host = b""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+                break
+        if self._allowed(host):
             await self.app(scope, receive, send)
             return
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")

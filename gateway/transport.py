@@ -13,6 +13,12 @@ connection by tens of megabytes, and uvicorn has no timeout before a request's h
 head, and the time from a head's first byte (or the connection's start) to its end: a request line too long is
 answered 414, a header line or head too large 431, a head not complete in time 408, and the connection closed.
 A line is checked as its bytes arrive, so memory never holds more than one read of an over-long line.
+
+Response heads: uvicorn refuses a header name or value holding a forbidden byte with a regular expression per
+header, which scans a long value at some 50 instructions a byte: the per-visitor CSP (2.5 KB for a decided
+visitor) cost more than everything the gateway's own layers do for a page. ``_Cycle`` writes the head as uvicorn
+does, the same bytes refused with the same errors, checked by ``bytes.translate`` in one C pass over all the
+names and one over all the values (a tenth of the cost).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 # Only a write this small is held back: a head, a chunk's framing, a short body. Bigger ones leave at once.
 HOLD_LIMIT = 16 * 1024
@@ -97,6 +104,58 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+_BAD_NAME = bytes(range(0x20)) + b'\x7f()<>@,;:[]={} "\\'  # what uvicorn's HEADER_RE refuses
+_BAD_VALUE = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"  # and HEADER_VALUE_RE (tab is allowed)
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request/response cycle with the response head checked by ``bytes.translate``; anything but an
+    ordinary head (a body, a paused or closed connection) goes to uvicorn's code."""
+
+    async def send(self, message: Any) -> None:
+        if (self.response_started or self.disconnected or self.flow.write_paused
+                or message["type"] != "http.response.start"):
+            await super().send(message)
+            return
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        status_code = message["status"]
+        if self.access_log:  # uvicorn's own (`serve` turns it off and logs through gateway.accesslog)
+            self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
+                                    get_path_with_query_string(self.scope), self.scope["http_version"], status_code)
+        headers = (*self.default_headers, *message.get("headers", ()))
+        # Forbidden bytes are forbidden wherever they stand: all names in one pass, all values in another.
+        names = b"".join([name for name, _ in headers])
+        if len(names.translate(None, _BAD_NAME)) != len(names):
+            raise RuntimeError("Invalid HTTP header name.")
+        values = b"".join([value for _, value in headers])
+        if len(values.translate(None, _BAD_VALUE)) != len(values):
+            raise RuntimeError("Invalid HTTP header value.")
+        content = [STATUS_LINE[status_code]]
+        has_connection_close = False
+        for name, value in headers:
+            name = name.lower()
+            if name == b"content-length" and self.chunked_encoding is None:
+                self.expected_content_length = int(value.decode())
+                self.chunked_encoding = False
+            elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                self.expected_content_length = 0
+                self.chunked_encoding = True
+            elif name == b"connection":
+                connection = [token.lower().strip() for token in value.split(b",")]
+                if b"close" in connection:
+                    self.keep_alive = False
+                    has_connection_close = True
+            content.extend([name, b": ", value, b"\r\n"])
+        if not self.keep_alive and not has_connection_close:
+            content.append(b"connection: close\r\n")
+        if self.chunked_encoding is None and self.scope["method"] != "HEAD" and status_code not in (204, 304):
+            self.chunked_encoding = True  # neither content-length nor transfer-encoding
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        self.transport.write(b"".join(content))
+
+
 class CoalescingHTTP(HttpToolsProtocol):
     """uvicorn's httptools HTTP/1.1 protocol writing through a ``CoalescingTransport``, with bounded heads.
 
@@ -165,6 +224,8 @@ class CoalescingHTTP(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         super().on_headers_complete()
+        if isinstance(self.cycle, RequestResponseCycle):  # its task has not run yet: it sends through _Cycle
+            self.cycle.__class__ = _Cycle
 
     def on_body(self, body: bytes) -> None:
         if not self._refusal:

@@ -112,6 +112,12 @@ async def served():
             await gate.wait()  # the client must have the first piece before the second exists
             await send({"type": "http.response.body", "body": b"second", "more_body": False})
             return
+        if scope["path"] == "/header":  # a response header of the value the query names
+            value = bytes.fromhex(scope["query_string"].decode())
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"x-policy", value), (b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
         body = b"x" * int(scope["query_string"] or b"5")
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", str(len(body)).encode())]})
@@ -161,5 +167,31 @@ async def test_a_streamed_piece_is_not_held_until_the_next_one(served) -> None:
         while not received.endswith(b"0\r\n\r\n"):
             received += await asyncio.wait_for(reader.read(4096), 5)
         assert b"second" in received
+    finally:
+        writer.close()
+
+
+LONG_POLICY = b"default-src 'self'\t" + b"a.example.com *.a.example.com " * 90  # a decided visitor's CSP, and a tab
+
+
+@pytest.mark.parametrize("value", [LONG_POLICY, b"", "caf\u00e9".encode("latin-1")])
+async def test_a_long_or_unusual_header_value_is_sent_as_it_is(served, value: bytes) -> None:
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /header?{value.hex()} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        head, body = await asyncio.wait_for(_read_response(reader), 5)
+        assert b"\r\nx-policy: " + value + b"\r\n" in head and body == b"ok"
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("value", [b"a\r\nset-cookie: forged=1", b"a\nb", b"a\x00b", b"a\x7fb"])
+async def test_a_header_value_with_a_control_byte_never_reaches_the_client(served, value: bytes) -> None:
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /header?{value.hex()} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the connection is closed, nothing sent
     finally:
         writer.close()
