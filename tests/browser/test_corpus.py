@@ -173,7 +173,7 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve_gateway(upstream, tmp_path_factory.mktemp("corpus-gateway"), "access_log=false",
+    yield from serve_gateway(upstream, tmp_path_factory.mktemp("corpus-gateway"), "access_log=true",
                              env={"GATEWAY_SECRET_KEYS": SECRET_KEY, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN})
 
 
@@ -209,6 +209,10 @@ class Visitor:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.pending: dict[Any, str] = {}
+        self.page.on("request", lambda r: self.pending.__setitem__(r, r.url) if "/_consent/" in r.url else None)
+        self.page.on("requestfinished", lambda r: self.pending.pop(r, None))
+        self.page.on("requestfailed", lambda r: self.pending.__setitem__(r, f"FAILED {r.url} {r.failure}"))
 
     def _third_party(self, route: Any) -> None:
         self.requests.append(route.request.url)
@@ -265,7 +269,12 @@ class Visitor:
         deadline = time.monotonic() + 25
         while not self.decided() and time.monotonic() < deadline:
             self.page.wait_for_timeout(100)
-        assert self.decided(), "the banner did not record the choice"
+        if not self.decided():
+            cookies = [c["name"] for c in self.page.context.cookies()]
+            state = self._evaluate("() => [location.href, document.readyState, !!window.consentGateway, "
+                                   "!!document.querySelector('#consent-banner')]")
+            raise AssertionError(f"the banner did not record the choice: page {state}, cookies {cookies}, "
+                                 f"errors {self.errors}, consent requests unfinished {list(self.pending.values())}")
         self.settle(page)
 
     def wait_for_hosts(self, hosts: list[str]) -> None:
