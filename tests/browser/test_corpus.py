@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import tomllib
 import urllib.request
@@ -26,15 +25,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.vendors import Catalogue
+from tests.servers import serve_in_thread
 
-from .conftest import _free_port, serve_gateway
+from .conftest import serve_gateway
 
 pytestmark = pytest.mark.browser
 
@@ -158,17 +157,7 @@ async def _serve(request: Request) -> Response:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    port = _free_port()
-    app = Starlette(routes=[Route("/{path:path}", _serve)])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    yield from serve_in_thread(Starlette(routes=[Route("/{path:path}", _serve)]))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ never the network.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from .conftest import _free_port, serve_gateway
+from tests.servers import serve_in_thread
+
+from .conftest import serve_gateway
 
 pytestmark = pytest.mark.browser
 SITE_DIR = Path(__file__).parent / "site"
@@ -46,16 +46,7 @@ def _upstream_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(_upstream_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    yield from serve_in_thread(_upstream_app())
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,15 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from gateway.scan.crawler import CHROMIUM
+from tests.servers import serve_in_thread
 
 from .site import app
 
@@ -52,16 +51,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def site() -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    yield from serve_in_thread(app())
 
 
 @pytest.fixture(scope="session")
