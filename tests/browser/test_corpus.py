@@ -52,6 +52,7 @@ UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like
 PHONE = {"width": 320, "height": 568}
 DESKTOP = {"width": 1280, "height": 800}
 SETTLE_MS = 500          # after load: time for async tags, lazy loaders and late injections to fire
+STABLE_MS = 300         # a choice counts once it held this long with no navigation begun (the reload starts at once)
 VENDOR_WAIT_S = 3.0      # after a grant: how long granted vendors may take to show up
 GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 PLACEHOLDER_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300" '
@@ -202,6 +203,12 @@ class Visitor:
         self.page.on("request", lambda r: self.pending.__setitem__(r, r.url) if "/_consent/" in r.url else None)
         self.page.on("requestfinished", lambda r: self.pending.pop(r, None))
         self.page.on("requestfailed", lambda r: self.pending.__setitem__(r, f"FAILED {r.url} {r.failure}"))
+        self.navigations = 0  # main-frame documents requested: a reload the banner asks for shows up here first
+        self.page.on("request", self._count_navigation)
+
+    def _count_navigation(self, request: Any) -> None:
+        if request.is_navigation_request() and request.frame == self.page.main_frame:
+            self.navigations += 1
 
     def _third_party(self, route: Any) -> None:
         self.requests.append(route.request.url)
@@ -254,11 +261,18 @@ class Visitor:
         self._wait_decided(page)
 
     def _wait_decided(self, page: Page) -> None:
-        # Generous: on a loaded 2-core machine the POST, the cookie and the reload it triggers took over 10 s.
-        deadline = time.monotonic() + 25
-        while not self.decided() and time.monotonic() < deadline:
+        """Wait until the choice holds on a loaded page that stays put. The banner reloads the page after a choice
+        wider than the page's CSP: until the new document commits, the old one still answers "decided", and the
+        new one answers "undecided" until its own state request returns."""
+        deadline = time.monotonic() + 25  # generous: a loaded 2-core machine took over 10 s for POST and reload
+        while time.monotonic() < deadline:
+            navigations = self.navigations
+            if self.decided() and self._evaluate("() => document.readyState") == "complete":
+                self.page.wait_for_timeout(STABLE_MS)
+                if self.navigations == navigations and self.decided():
+                    break
             self.page.wait_for_timeout(100)
-        if not self.decided():
+        else:
             cookies = [c["name"] for c in self.page.context.cookies()]
             state = self._evaluate("() => [location.href, document.readyState, !!window.consentGateway, "
                                    "!!document.querySelector('#consent-banner')]")
