@@ -42,6 +42,8 @@ DISABLED = ("Admin is disabled: set GATEWAY_ADMIN_TOKEN (or GATEWAY_ADMIN_TOKEN_
             "the summary API and /metrics.")
 UNAUTHORIZED = ("Admin token required: send 'Authorization: Bearer <token>' or HTTP basic auth with the token as "
                 "password.")
+# A refusal's error code -> the [dashboard] texts that explain it to a person (``<name>_title`` and ``<name>``).
+_REFUSALS = {"admin_disabled": "disabled", "unauthorized": "sign_in", "too_many_requests": "too_many"}
 MISSING, MALFORMED, WRONG = "missing", "malformed", "wrong"  # reasons, also the auth-failure counter's label
 CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
        "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -130,6 +132,15 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str,
     if check is None:
         logger.warning("%s Admin routes answer 503 until then.", DISABLED)
 
+    def refusal_page(request: Request, exc: errors.GatewayError) -> tuple[str, str, str] | None:
+        """The refusal in the analyst's language (the dashboard's), for the pages a person reads."""
+        name = _REFUSALS.get(exc.code)
+        if name is None:
+            return None
+        lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"), langs, default)
+        t = texts[lang]
+        return lang, t[f"{name}_title"], t[name].replace("{seconds}", exc.headers.get("Retry-After", ""))
+
     def guarded(endpoint: Endpoint, kind: errors.Kind = "json") -> Endpoint:
         async def guard(request: Request) -> Response:
             try:
@@ -144,7 +155,10 @@ def admin_routes(*, token: str | None, store: Any, metrics: Any, timezone: str,
                     raise errors.Unauthorized(UNAUTHORIZED, headers={"WWW-Authenticate": REALM})
                 response = await endpoint(request)
             except errors.GatewayError as exc:
-                response = errors.response(exc, kind)
+                page = refusal_page(request, exc) if kind == "html" else None
+                response = errors.response(exc, kind, page)
+                if page is not None:
+                    response.headers["Content-Language"], response.headers["Vary"] = page[0], "Accept-Language"
             response.headers["Cache-Control"] = "no-store"
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -116,12 +116,15 @@ class GatewayTimeout(GatewayError):
     code = "gateway_timeout"
 
 
-def render(exc: GatewayError, kind: Kind = "json") -> tuple[int, list[tuple[str, str]], bytes]:
-    """The one mapping from an error to (status, headers, body)."""
+def render(exc: GatewayError, kind: Kind = "json", page: tuple[str, str, str] | None = None
+           ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The one mapping from an error to (status, headers, body). ``page`` is a page's (language, title, message)
+    in the reader's language, for pages a person reads (the dashboard's); otherwise the page is English."""
     if kind == "html":
-        title = f"{exc.status} {HTTPStatus(exc.status).phrase}"
-        body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-                f"<h1>{title}</h1><p>{_html.escape(exc.message)}</p></html>").encode()
+        lang, title, message = page or ("en", f"{exc.status} {HTTPStatus(exc.status).phrase}", exc.message)
+        title = _html.escape(title)
+        body = (f'<!doctype html><html lang="{lang}"><meta charset=utf-8><title>{title}</title>'
+                f"<h1>{title}</h1><p>{_html.escape(message)}</p></html>").encode()
         ctype = "text/html; charset=utf-8"
     elif kind == "text":
         body, ctype = f"{exc.message}\n".encode(), "text/plain; charset=utf-8"
@@ -135,9 +138,9 @@ def render(exc: GatewayError, kind: Kind = "json") -> tuple[int, list[tuple[str,
     return exc.status, headers, body
 
 
-def response(exc: GatewayError, kind: Kind = "json") -> Response:
+def response(exc: GatewayError, kind: Kind = "json", page: tuple[str, str, str] | None = None) -> Response:
     """``render`` as a Starlette response (routes and exception handlers)."""
-    status, headers, body = render(exc, kind)
+    status, headers, body = render(exc, kind, page)
     return Response(body, status_code=status, headers=dict(headers))
 
 

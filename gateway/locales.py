@@ -37,7 +37,8 @@ DASHBOARD_KEYS = ("title", "page_title", "range", "range_form", "from", "to", "s
                   "breakdown_chart", "breakdown_desc", "no_decisions", "table", "hosts_title", "hosts_caption", "host",
                   "reports", "no_hosts", "error_not_date", "error_reversed", "error_too_long", "error_default",
                   "device", "browser", "os", "language", "policy_version", "accept_all", "reject_all", "custom",
-                  "withdraw", "preferences", "analytics", "marketing", "desktop", "mobile", "tablet", "other")
+                  "withdraw", "preferences", "analytics", "marketing", "desktop", "mobile", "tablet", "other",
+                  "sign_in_title", "sign_in", "disabled_title", "disabled", "too_many_title", "too_many")
 SCAN_REPORT_KEYS = ("title", "scanned", "stopped_done", "stopped_pages", "stopped_time", "note_no_banner",
                     "note_offline", "leaks", "leak_count", "no_leaks", "page", "state", "kind", "what", "vendor",
                     "category", "cause", "fix", "vendors", "hosts", "cookies_storage", "pages_count", "unknown_title",

@@ -189,3 +189,38 @@ async def test_the_gateway_serves_the_dashboard_in_the_site_s_default_language(m
     resp = await client.get("/_consent/admin/", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert resp.status_code == 200
     assert lang_of(resp) == default
+
+
+@pytest.mark.parametrize(("lang", "word"), [("ru", "токен"), ("kk", "токен"), ("en", "token")])
+async def test_the_sign_in_page_speaks_the_analyst_s_language(store: Any, lang: str, word: str) -> None:
+    """An analyst who opens the dashboard without the token (or cancels the browser's prompt) reads why in the
+    language the dashboard would have spoken; the API and the metrics keep their English JSON and text."""
+    async with client_for(app_for(store)) as c:
+        resp = await c.get("/_consent/admin/", headers={"Accept-Language": f"{lang};q=0.9"})
+        api = await c.get("/_consent/admin/api/summary", headers={"Accept-Language": f"{lang};q=0.9"})
+    assert resp.status_code == 401 and resp.headers["www-authenticate"].startswith("Basic")
+    assert lang_of(resp) == lang
+    shown = text_of(resp.text)
+    assert TEXTS[lang]["sign_in_title"] in shown and word in shown.lower()
+    if lang != "en":
+        assert "required" not in shown and "Unauthorized" not in shown
+    assert api.status_code == 401 and api.json()["error"] == "unauthorized"
+
+
+async def test_a_disabled_dashboard_says_how_to_enable_it_in_the_analyst_s_language(store: Any) -> None:
+    routes = admin_routes(token=None, store=store, metrics=Metrics(), timezone=TIMEZONE)
+    async with client_for(Starlette(routes=[Mount("/_consent", routes=routes)])) as c:
+        resp = await c.get("/_consent/admin/", headers={"Accept-Language": "ru"})
+    assert resp.status_code == 503 and lang_of(resp) == "ru"
+    assert TEXTS["ru"]["disabled_title"] in text_of(resp.text) and "GATEWAY_ADMIN_TOKEN" in resp.text
+
+
+async def test_too_many_wrong_tokens_are_explained_with_the_wait(store: Any) -> None:
+    routes = admin_routes(token=TOKEN, store=store, metrics=Metrics(), timezone=TIMEZONE, failures_per_minute=1)
+    async with client_for(Starlette(routes=[Mount("/_consent", routes=routes)])) as c:
+        wrong = {"Authorization": "Bearer " + "w" * 24, "Accept-Language": "kk"}
+        await c.get("/_consent/admin/", headers=wrong)
+        resp = await c.get("/_consent/admin/", headers=wrong)
+    assert resp.status_code == 429 and lang_of(resp) == "kk"
+    wait = resp.headers["retry-after"]
+    assert TEXTS["kk"]["too_many_title"] in text_of(resp.text) and wait in text_of(resp.text)
