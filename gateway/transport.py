@@ -14,6 +14,13 @@ head, and the time from a head's first byte (or the connection's start) to its e
 answered 414, a header line or head too large 431, a head not complete in time 408, and the connection closed.
 A line is checked as its bytes arrive, so memory never holds more than one read of an over-long line.
 
+Lingering close: closing a socket with input still unread makes the kernel answer with a reset, and a reset can
+destroy the answer before the client has read it, so a visitor still uploading sees "connection reset" instead of
+the 408 or 413. When the connection closes in the middle of a request's body, the transport sends what it holds,
+half-closes (FIN), and reads and drops what still arrives until the client closes, ``LINGER_SECONDS`` pass or
+``LINGER_BYTES`` were dropped, as nginx does (``lingering_close``, ``lingering_time``). A refused head (below) is
+closed at once: what sends an endless header is not a browser waiting for an answer.
+
 Response heads: uvicorn refuses a header name or value holding a forbidden byte with a regular expression per
 header, which scans a long value at some 50 instructions a byte: the per-visitor CSP (2.5 KB for a decided
 visitor) cost more than everything the gateway's own layers do for a page. ``_Cycle`` writes the head as uvicorn
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +41,8 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 # Only a write this small is held back: a head, a chunk's framing, a short body. Bigger ones leave at once.
 HOLD_LIMIT = 16 * 1024
+LINGER_SECONDS = 2.0  # the longest a half-closed connection is read (and dropped) before it is closed
+LINGER_BYTES = 1024 * 1024  # and the most it may send meanwhile
 
 security_log = logging.getLogger("gateway.security")
 
@@ -57,14 +66,20 @@ class HeadLimits:
 class CoalescingTransport:
     """A transport whose small writes wait for the next write or the loop's next turn, whichever comes first."""
 
-    __slots__ = ("_transport", "_loop", "_held")
+    __slots__ = ("_transport", "_loop", "_held", "_expects_input", "_linger", "_dropped")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop,
+                 expects_input: Callable[[], bool] = lambda: False) -> None:
         self._transport = transport
         self._loop = loop
         self._held: bytes | None = None
+        self._expects_input = expects_input  # is a request's body still coming? (then close lingers)
+        self._linger: asyncio.TimerHandle | None = None
+        self._dropped = 0
 
     def write(self, data: bytes) -> None:
+        if self._linger is not None:
+            return  # half-closed: nothing more can be sent
         held = self._held
         if held is not None:
             self._held = None
@@ -91,11 +106,32 @@ class CoalescingTransport:
                 self._transport.write(held)
 
     def close(self) -> None:
+        """Close; in the middle of a request, half-close and drop what still comes for a while first."""
         self.flush()
-        self._transport.close()
+        transport = self._transport
+        if (self._linger is None and not transport.is_closing() and self._expects_input()
+                and transport.can_write_eof()):
+            transport.write_eof()  # the client reads the whole answer, then the end of the stream
+            transport.resume_reading()  # flow control may have paused it: what comes is read, and dropped
+            self._linger = self._loop.call_later(LINGER_SECONDS, transport.close)
+            return
+        self.stop_lingering()
+        transport.close()
+
+    def drop(self, data: bytes) -> None:
+        """What arrives while lingering is dropped; past ``LINGER_BYTES`` the connection is closed at once."""
+        self._dropped += len(data)
+        if self._dropped > LINGER_BYTES:
+            self.stop_lingering()
+            self._transport.close()
+
+    def stop_lingering(self) -> None:
+        """The connection is gone (the client closed it too): no timer left behind."""
+        if self._linger is not None:
+            self._linger.cancel()
 
     def is_closing(self) -> bool:
-        return self._transport.is_closing()
+        return self._linger is not None or self._transport.is_closing()
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + len(self._held or b"")
@@ -173,16 +209,22 @@ class CoalescingHTTP(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
-        super().connection_made(wrapped)  # type: ignore[arg-type]  # a Transport in all but name
+        self._wrapped = CoalescingTransport(transport, asyncio.get_running_loop(), self._expects_input)
+        super().connection_made(self._wrapped)  # type: ignore[arg-type]  # a Transport in all but name
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._wrapped.stop_lingering()
         super().connection_lost(exc)
+
+    def _expects_input(self) -> bool:
+        """A request's body is still to come (its head was read, its end was not)."""
+        return not self._in_head and not self._refusal
 
     def data_received(self, data: bytes) -> None:
         if self._refusal or self.transport.is_closing():
+            self._wrapped.drop(data)
             return
         if self._in_head:
             if self._timer is None:

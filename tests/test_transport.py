@@ -118,6 +118,11 @@ async def served():
                         "headers": [(b"x-policy", value), (b"content-length", b"2")]})
             await send({"type": "http.response.body", "body": b"ok"})
             return
+        if scope["path"] == "/refuse":  # answered at once, the request's body never read (as a 413 or 408 is)
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-length", b"9"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": b"too large"})
+            return
         body = b"x" * int(scope["query_string"] or b"5")
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", str(len(body)).encode())]})
@@ -195,3 +200,36 @@ async def test_a_header_value_with_a_control_byte_never_reaches_the_client(serve
         assert await asyncio.wait_for(reader.read(), 5) == b""  # the connection is closed, nothing sent
     finally:
         writer.close()
+
+
+async def test_a_refusal_in_the_middle_of_an_upload_lingers_instead_of_resetting(served) -> None:
+    """Closing a connection with input still coming makes the kernel answer the next bytes with a reset, and a
+    reset can destroy the answer before the client has read it: a visitor uploading sees "connection reset"
+    instead of the 413 or 408. As nginx does (lingering close), the server half-closes after the answer and
+    reads, and drops, what the client still sends."""
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"PUT /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 8000000\r\n\r\n" + b"y" * 1000)
+        reply = await asyncio.wait_for(reader.read(), 5)  # the answer, then the end of the server's stream
+        assert reply.startswith(b"HTTP/1.1 413") and reply.endswith(b"too large")
+        for _ in range(5):  # the browser is still uploading: taken and dropped, no reset
+            writer.write(b"y" * 65536)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        assert not writer.transport.is_closing()
+    finally:
+        writer.close()
+
+
+async def test_lingering_ends_when_the_client_sends_too_much(served) -> None:
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"PUT /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 80000000\r\n\r\n")
+    assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 413")
+    with pytest.raises(ConnectionError):
+        for _ in range(200):  # 13 MB, far past what a lingering connection drops
+            writer.write(b"y" * 65536)
+            await asyncio.wait_for(writer.drain(), 5)
+            await asyncio.sleep(0)
+    writer.close()
