@@ -1,4 +1,4 @@
-"""A buffered line writer off the request path: the event loop appends a line under a lock (no system call); a
+"""A buffered line writer off the request path: the event loop appends a line (no lock, no system call); a
 daemon thread sends what waits every second or as soon as 64 KB wait, in writes of whole lines of at most
 PIPE_BUF bytes, so the lines of processes sharing one pipe or file never mix. A sink slower than the traffic
 makes the buffer stop at 1 MiB and drops (counts, then reports) lines rather than holding up requests.
@@ -11,6 +11,7 @@ import logging
 import os
 import select
 import threading
+from collections import deque
 from typing import Protocol
 
 FLUSH_SECONDS = 1.0
@@ -73,25 +74,32 @@ class LineWriter:
     def __init__(self, sink: Sink, flush_seconds: float = FLUSH_SECONDS, flush_bytes: int = FLUSH_BYTES,
                  max_bytes: int = MAX_BUFFER) -> None:
         self.sink = sink
-        self.dropped = 0
+        self._overflowed = 0  # lines refused by a full buffer (the loop's count)
         self._flush_seconds, self._flush_bytes, self._max_bytes = flush_seconds, flush_bytes, max_bytes
-        self._lines: list[bytes] = []
-        self._size = 0
+        # The event loop appends and counts what it queued; the thread pops and counts what it took: each counter
+        # has one writer, and deque's append and popleft are atomic, so a request takes no lock.
+        self._lines: deque[bytes] = deque()
+        self._queued = 0
+        self._taken = 0
+        self._failed = 0  # lines the sink refused (the thread's count; ``dropped`` adds the loop's)
         self._reported = 0
-        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = self._closed = False
         self._thread: threading.Thread | None = None
 
+    @property
+    def dropped(self) -> int:
+        return self._overflowed + self._failed
+
     def append(self, line: bytes) -> None:
-        with self._lock:
-            if self._size + len(line) > self._max_bytes:
-                self.dropped += 1
-                return
-            self._lines.append(line)
-            self._size += len(line)
-            full = self._size >= self._flush_bytes
-        if full and not self._wake.is_set():
+        """Called from the event loop only."""
+        waiting = self._queued - self._taken + len(line)
+        if waiting > self._max_bytes:
+            self._overflowed += 1
+            return
+        self._lines.append(line)
+        self._queued += len(line)
+        if waiting >= self._flush_bytes and not self._wake.is_set():
             self._wake.set()
 
     def start(self) -> None:
@@ -127,9 +135,10 @@ class LineWriter:
         self._flush()
 
     def _flush(self) -> None:
-        with self._lock:
-            lines, self._lines, self._size = self._lines, [], 0
-            overflowed = self.dropped - self._reported  # dropped by a full buffer since the last warning
+        queue = self._lines
+        lines = [queue.popleft() for _ in range(len(queue))]  # what the loop appends meanwhile waits its turn
+        self._taken += sum(map(len, lines))
+        overflowed = self._overflowed - self._reported  # dropped by a full buffer since the last warning
         self._reported += overflowed
         if overflowed:
             logger.warning("access log: %d lines dropped: the sink is slower than the traffic", overflowed)
@@ -146,7 +155,5 @@ class LineWriter:
             if chunk:
                 self.sink.write(b"".join(chunk))
         except OSError as exc:
-            with self._lock:
-                self.dropped += len(lines)
-            self._reported += len(lines)
+            self._failed += len(lines)
             logger.warning("access log: cannot write (%s): %d lines dropped", exc.strerror or exc, len(lines))
