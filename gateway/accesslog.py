@@ -42,6 +42,7 @@ from .useragent import classify
 
 FORMATS = ("combined", "json")
 MAX_REFERER = 256
+PARTS = 4096  # distinct (client, method, path, protocol, referer, agent, status) whose fixed parts are kept
 _UNSAFE = re.compile(rb'[^\x21-\x7e]|["\\]')  # control bytes, spaces, non-ASCII, quote and backslash
 _SAFE = bytes(b for b in range(0x21, 0x7F) if b not in b'"\\')
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -60,9 +61,7 @@ class AccessLog:
         self._time = _Clock(self._json)
         self._client: Callable[[str], str | None] = functools.lru_cache(maxsize=4096)(
             _network if ip_truncation else lambda host: None)
-        self._agent = functools.lru_cache(maxsize=1024)(_agent)
-        self._origin = functools.lru_cache(maxsize=1024)(_origin)
-        self._method = functools.lru_cache(maxsize=64)(_method)
+        self._parts: dict[tuple[object, ...], tuple[str, str, str, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,28 +72,43 @@ class AccessLog:
         try:
             await self.app(scope, receive, recorder.send)
         finally:
-            self.writer.append(self._line(scope, recorder.status or 500, recorder.sent, time.perf_counter() - started))
+            self.writer.append(self.line(scope, recorder.status or 500, recorder.sent, time.perf_counter() - started))
 
-    def _line(self, scope: Scope, status: int, sent: int, duration: float) -> bytes:
+    def line(self, scope: Scope, status: int, sent: int, duration: float) -> bytes:
+        """One request's line. All but the time, bytes and duration repeats from request to request (a
+        visitor's client, agent and referer, the site's paths), so that part is formatted once per distinct
+        request and kept: a line is then one lookup and one f-string."""
         referer = agent = None
         for name, value in scope["headers"]:
             if name == b"referer":
-                referer = self._origin(value)
+                referer = value
             elif name == b"user-agent":
-                agent = self._agent(value)
+                agent = value
         client = scope.get("client")
-        address = self._client(client[0]) if client else None
-        method = self._method(scope["method"])
-        path = _clean(scope.get("raw_path") or scope["path"].encode("utf-8"))
-        protocol = scope.get("http_version", "1.1")
-        stamp = self._time.now()
-        if self._json:
-            return (f'{{"time":"{stamp}","client":{_quoted(address)},"method":"{method}","path":"{path}",'
-                    f'"protocol":"HTTP/{protocol}","status":{status},"bytes":{sent},"duration":{duration:.3f},'
-                    f'"referer":{_quoted(referer)},"agent":{_quoted(agent)}}}\n').encode()
-        return (f'{address or "-"} - - [{stamp}] "{method} {path} HTTP/{protocol}" {status} {sent} '
-                f'"{referer or "-"}" "{agent or "-"}" {duration:.3f}\n').encode()
+        key = (client[0] if client else None, scope["method"], scope.get("raw_path") or scope["path"],
+               scope.get("http_version", "1.1"), referer, agent, status)
+        parts = self._parts.get(key)
+        if parts is None:
+            if len(self._parts) >= PARTS:
+                self._parts.clear()
+            parts = self._parts[key] = self._format(*key)
+        before, after_time, after_bytes, end = parts
+        return f"{before}{self._time.now()}{after_time}{sent}{after_bytes}{duration:.3f}{end}".encode()
 
+    def _format(self, host: str | None, method: str, path: bytes | str, protocol: str, referer: bytes | None,
+                agent: bytes | None, status: int) -> tuple[str, str, str, str]:
+        """The fixed parts of a line, around the time, the bytes and the duration."""
+        address = self._client(host) if host else None
+        method = _method(method)
+        where = _clean(path if isinstance(path, bytes) else path.encode("utf-8"))
+        origin = _origin(referer) if referer is not None else None
+        family = _agent(agent) if agent is not None else None
+        if self._json:
+            return ('{"time":"', f'","client":{_quoted(address)},"method":"{method}","path":"{where}",'
+                    f'"protocol":"HTTP/{protocol}","status":{status},"bytes":', ',"duration":',
+                    f',"referer":{_quoted(origin)},"agent":{_quoted(family)}}}\n')
+        return (f"{address or '-'} - - [", f'] "{method} {where} HTTP/{protocol}" {status} ',
+                f' "{origin or "-"}" "{family or "-"}" ', "\n")
 
 
 class _Clock:

@@ -5,6 +5,7 @@ log (when on; it sees every answer, the 400 for an unknown host too, and the cli
 takes from trusted proxies) -> forwarded headers from trusted proxies -> compression -> BlockingMiddleware
 (consent API under the prefix, server-side blocking for everything else) -> the site: the reverse proxy when an
 upstream is set, the demo site in demo mode, else nothing but the consent API (the embedded-banner deployment).
+An HTTP request runs these layers in one pass (``gateway.pipeline``); other scopes go through them nested.
 
 ``ConsentMiddleware`` is what a Starlette/FastAPI app adds (``app.add_middleware(ConsentMiddleware,
 settings=...)``): the same parts around the app's own responses. Both own the store through the ASGI lifespan.
@@ -41,6 +42,7 @@ from .linewriter import FileSink, LineWriter
 from .locales import build_configs
 from .metrics import Metrics
 from .middleware import BlockingMiddleware
+from .pipeline import Pipeline
 from .plans import Planner
 from .proxy import ReverseProxy
 from .ratelimit import DailyCap, TokenBuckets
@@ -167,12 +169,17 @@ class GatewayApp:
                                          timezone=settings.timezone, failures_per_minute=settings.admin_failures,
                                          default_language=settings.default_language, languages=settings.languages))
         self.blocking = c.blocking(site, api)
-        self._app: ASGIApp = ForwardedHeaders(AllowedHosts(CompressionMiddleware(self.blocking), settings.hosts),
-                                              settings.trusted)
+        compression = CompressionMiddleware(self.blocking)
+        hosts = AllowedHosts(compression, settings.hosts)
+        forwarded = ForwardedHeaders(hosts, settings.trusted)
+        chain: ASGIApp = forwarded
         self.access_log: LineWriter | None = None
+        log = None
         if settings.access_log:
             self.access_log = LineWriter(_access_sink(settings.access_log_path))
-            self._app = AccessLog(self._app, self.access_log, settings.access_log_format, settings.ip_truncation)
+            chain = log = AccessLog(forwarded, self.access_log, settings.access_log_format, settings.ip_truncation)
+        self._app: ASGIApp = Pipeline(chain, forwarded=forwarded, hosts=hosts, compression=compression,
+                                      blocking=self.blocking, log=log)
 
     async def startup(self) -> None:
         if self.access_log is not None:

@@ -19,7 +19,9 @@ import brotli
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .bodycache import BodyCache
-from .headers import add_vary
+from .headers import add_vary, vary_with
+
+_VARY_AE = (b"vary", b"Accept-Encoding")
 
 DECODABLE = ("gzip", "deflate", "br")
 _COMPRESSIBLE_PREFIXES = ("text/",)
@@ -145,15 +147,25 @@ class CompressionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        coding = self.coding(scope)
+        if coding is None:
+            await self.app(scope, receive, _identity(send))  # nothing to hold back: only Vary to add
+            return
+        await self.app(scope, receive, self.encoding(scope, coding, send))
+
+    def coding(self, scope: Scope) -> str | None:
+        """The coding this request's response may be compressed in (br, gzip), or None."""
         accept = b""
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value if not accept else accept + b", " + value
-        coding = _preferred_coding(accept)
-        if coding is None:
-            await self.app(scope, receive, _identity(send))  # nothing to hold back: only Vary to add
-            return
-        await _Responder(self, coding, scope["method"] == "HEAD")(scope, receive, send)
+        return _preferred_coding(accept)
+
+    def encoding(self, scope: Scope, coding: str, send: Send) -> Send:
+        """``send`` for a response that may be compressed in ``coding``."""
+        responder = _Responder(self, coding, scope["method"] == "HEAD")
+        responder.send = send
+        return responder.on_send
 
 
 @lru_cache(maxsize=256)
@@ -169,17 +181,36 @@ def _compressible_raw(content_type: bytes) -> bool:
     return compressible(content_type.decode("latin-1"))
 
 
+def vary_identity(start: Message) -> None:
+    """The start of a response to a client that accepts no coding: Vary added where others get it compressed."""
+    raw = start.get("headers") or []
+    ctype = None
+    at = -1  # the one Vary line's index; -2 when there are several
+    for i, (name, value) in enumerate(raw):
+        if name == b"content-type":
+            ctype = value
+        elif name == b"vary":
+            at = i if at == -1 else -2
+    if ctype is None or not _compressible_raw(ctype):
+        return
+    if at == -1:
+        start["headers"] = [*raw, _VARY_AE]
+    elif at == -2:
+        start["headers"] = add_vary(raw, b"Accept-Encoding")
+    else:
+        merged = vary_with(raw[at][1], b"Accept-Encoding")
+        if merged != raw[at][1]:
+            edited = raw if isinstance(raw, list) else list(raw)
+            edited[at] = (b"vary", merged)
+            start["headers"] = edited
+
+
 def _identity(send: Send) -> Send:
     """For clients that accept no coding: pass everything on, adding Vary to what others get compressed."""
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            raw = message.get("headers") or []
-            for name, value in raw:
-                if name == b"content-type":
-                    if _compressible_raw(value):
-                        message["headers"] = add_vary(raw, b"Accept-Encoding")
-                    break
+            vary_identity(message)
         await send(message)
 
     return wrapped
@@ -196,10 +227,6 @@ class _Responder:
         self.start: Message | None = None
         self.encoder: _Encoder | None = None
         self.passthrough = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.send = send
-        await self.owner.app(scope, receive, self.on_send)
 
     def _eligible(self, message: Message) -> bool:
         if message["status"] in (204, 206, 304):

@@ -26,17 +26,22 @@ class AllowedHosts:
         self._allowed = functools.lru_cache(maxsize=1024)(lambda header: host_of(header) in hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.hosts.everyone:
+        if scope["type"] != "http" or self.allows(scope):
             await self.app(scope, receive, send)
-            return
-        host = b""
+        else:
+            await self.refuse(scope, send)
+
+    def allows(self, scope: Scope) -> bool:
+        if self.hosts.everyone:
+            return True
         for name, value in scope["headers"]:
             if name == b"host":
-                host = value
-                break
-        if self._allowed(host):
-            await self.app(scope, receive, send)
-            return
+                return bool(self._allowed(value))
+        return bool(self._allowed(b""))
+
+    async def refuse(self, scope: Scope, send: Send) -> None:
+        """400 naming the host, in the form the client asked for (JSON, HTML or text)."""
+        host = next((v for k, v in scope["headers"] if k == b"host"), b"")
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
         exc = errors.GatewayError(errors.BAD_HOST.format(host=host.decode("latin-1")[:100]), code="bad_host")
         await errors.send_error(send, exc, errors.kind_for(accept), head=scope["method"] == "HEAD")

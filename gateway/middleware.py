@@ -56,10 +56,16 @@ class BlockingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if self.api is not None and (path == self.prefix or path.startswith(self.prefix + "/")):
+        if self.api is not None and self.is_api(scope["path"]):
             await self.api(scope, receive, send)
-            return
+        else:
+            await self.app(scope, receive, self.responder(scope, send))
+
+    def is_api(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def responder(self, scope: Scope, send: Send) -> Send:
+        """``send`` for the app's response to this visitor: reads the consent and publishes it in ``scope``."""
         cookie = gpc = None
         for name, value in scope["headers"]:
             if name == b"cookie":
@@ -72,7 +78,7 @@ class BlockingMiddleware:
             scope["state"]["consent"] = state
         else:
             scope["state"] = {"consent": state}
-        await self.app(scope, receive, _Responder(self, scope, state, send).send)
+        return _Responder(self, scope, state, send).send
 
 
 def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:

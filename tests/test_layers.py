@@ -22,8 +22,8 @@ FORBIDDEN = [
     ("gateway.admin", "gateway.report"),  # routes never import the CLI
     ("gateway.api", "gateway.report"),
     # The per-request layers never reach the store, the database driver or the routes.
-    *[(layer, target) for layer in ("gateway.middleware", "gateway.proxy", "gateway.plans", "gateway.visitor",
-                                    "gateway.revocations", "gateway.accesslog", "gateway.linewriter")
+    *[(layer, target) for layer in ("gateway.middleware", "gateway.pipeline", "gateway.proxy", "gateway.plans",
+                                    "gateway.visitor", "gateway.revocations", "gateway.accesslog", "gateway.linewriter")
       for target in ("gateway.store", "aiosqlite", "gateway.api", "gateway.admin", "gateway.app")],
     # The routes reach storage through the ConsentStore protocol, never a backend.
     *[("gateway.api", target) for target in ("gateway.store.sqlite", "gateway.store.memory", "aiosqlite")],
