@@ -59,26 +59,37 @@ class BlockingMiddleware:
         if self.api is not None and self.is_api(scope["path"]):
             await self.api(scope, receive, send)
         else:
-            await self.app(scope, receive, self.responder(scope, send))
+            await self.app(scope, receive, self.responder(scope, send).send)
 
     def is_api(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
 
-    def responder(self, scope: Scope, send: Send) -> Send:
-        """``send`` for the app's response to this visitor: reads the consent and publishes it in ``scope``."""
+    def responder(self, scope: Scope, send: Send, *, publish: bool = True,
+                  on_start: Callable[[Message], None] | None = None) -> Responder:
+        """The rewriting of the app's response to this visitor (its ``send`` goes to the app).
+
+        ``publish``: read the consent now and put it in ``scope`` for the app; else it is read when a response
+        needs it (a page, a Set-Cookie), since the reverse proxy never looks. ``on_start`` sees the response's
+        start message as it leaves, edited, so the one-pass pipeline needs no send wrapper of its own."""
+        state = None
+        if publish:
+            state = self.consent(scope)
+            scope[SCOPE_KEY] = state
+            if "state" in scope:
+                scope["state"]["consent"] = state
+            else:
+                scope["state"] = {"consent": state}
+        return Responder(self, scope, state, send, on_start)
+
+    def consent(self, scope: Scope) -> ConsentState:
+        """The visitor's consent in force, from the signed cookie (and Sec-GPC)."""
         cookie = gpc = None
         for name, value in scope["headers"]:
             if name == b"cookie":
                 cookie = value if cookie is None else cookie + b"; " + value
             elif name == b"sec-gpc":
                 gpc = value
-        state = self.visitors.read_raw(cookie, gpc)
-        scope[SCOPE_KEY] = state
-        if "state" in scope:
-            scope["state"]["consent"] = state
-        else:
-            scope["state"] = {"consent": state}
-        return _Responder(self, scope, state, send).send
+        return self.visitors.read_raw(cookie, gpc)
 
 
 def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
@@ -92,12 +103,14 @@ def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | No
     return out
 
 
-class _Responder:
+class Responder:
     """Per-request response rewriting; the middleware instance itself keeps no request state."""
 
-    __slots__ = ("mw", "scope", "state", "downstream", "plan", "encoding", "filter", "start")
+    __slots__ = ("mw", "scope", "state", "downstream", "plan", "encoding", "filter", "start", "on_start", "status",
+                 "sent")
 
-    def __init__(self, mw: BlockingMiddleware, scope: Scope, state: ConsentState, send: Send) -> None:
+    def __init__(self, mw: BlockingMiddleware, scope: Scope, state: ConsentState | None, send: Send,
+                 on_start: Callable[[Message], None] | None = None) -> None:
         self.mw = mw
         self.scope = scope
         self.state = state
@@ -106,15 +119,22 @@ class _Responder:
         self.encoding: str | None = None
         self.filter: HtmlFilter | None = None
         self.start: Message | None = None
+        self.on_start = on_start
+        self.status = 0  # of the start sent, and the body bytes sent: what an access log records
+        self.sent = 0
 
     async def send(self, message: Message) -> None:
         send = self.downstream
         if self.plan is None and self.start is None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 self._start(message)
                 if self.plan is not None:
                     self.start = message  # held until the first body message says whether the page is whole
                     return
+                self._leaving(message)
+            elif kind == "http.response.body":
+                self.sent += len(message.get("body", b""))
             await send(message)
             return
         if message["type"] != "http.response.body":
@@ -129,9 +149,12 @@ class _Responder:
                 out = _rewrite(self.mw.cache, body, self.plan, self.encoding)
                 self.plan = None
                 start["headers"].append((b"content-length", str(len(out)).encode()))
+                self._leaving(start)
                 await send(start)
+                self.sent += len(out)
                 await send({"type": "http.response.body", "body": out})
                 return
+            self._leaving(start)
             await send(start)
             self.filter = HtmlFilter(self.plan, encoding=self.encoding)
         assert self.filter is not None
@@ -139,7 +162,13 @@ class _Responder:
         if not more:
             out += self.filter.close()
         if out or not more:
+            self.sent += len(out)
             await send({"type": "http.response.body", "body": out, "more_body": more})
+
+    def _leaving(self, start: Message) -> None:
+        self.status = start["status"]
+        if self.on_start is not None:
+            self.on_start(start)
 
     def _request_facts(self) -> tuple[bytes, bytes | None, bytes]:
         """User-Agent, Accept-Language and Host: read only for the responses that need them."""
@@ -172,6 +201,8 @@ class _Responder:
             return
         mw = self.mw
         agent, language, host = self._request_facts()
+        if self.state is None:
+            self.state = mw.consent(self.scope)
         decision = mw.planner.decision(self.state, agent)
         if not is_html:
             if decision.blocked:

@@ -19,7 +19,7 @@ from .accesslog import AccessLog
 from .compression import CompressionMiddleware, vary_identity
 from .forwarded import ForwardedHeaders
 from .hosts import AllowedHosts
-from .middleware import BlockingMiddleware
+from .middleware import BlockingMiddleware, Responder
 
 
 class Pipeline:
@@ -37,27 +37,32 @@ class Pipeline:
             await self.chain(scope, receive, send)
             return
         started = time.perf_counter()
-        out = _Exit(send)
+        tally: _Exit | Responder | None = None
         try:
             self.forwarded.apply(scope)
             if not self.hosts.allows(scope):
-                await self.hosts.refuse(scope, out.send)
+                tally = _Exit(send)
+                await self.hosts.refuse(scope, tally.send)
                 return
-            coding = self.compression.coding(scope)
-            downstream: Send = out.send
-            if coding is None:
-                out.identity = True
-            else:
-                downstream = self.compression.encoding(scope, coding, downstream)
             blocking = self.blocking
-            if blocking.api is not None and blocking.is_api(scope["path"]):
+            api = blocking.api is not None and blocking.is_api(scope["path"])
+            coding = self.compression.coding(scope)
+            if coding is None and not api:  # the common case: the consent rewrite's send is the only wrapper
+                tally = blocking.responder(scope, send, publish=False, on_start=vary_identity)
+                await blocking.app(scope, receive, tally.send)
+                return
+            tally = _Exit(send, identity=coding is None)
+            downstream = tally.send if coding is None else self.compression.encoding(scope, coding, tally.send)
+            if api:
+                assert blocking.api is not None
                 await blocking.api(scope, receive, downstream)
             else:
-                await blocking.app(scope, receive, blocking.responder(scope, downstream))
+                await blocking.app(scope, receive, blocking.responder(scope, downstream, publish=False).send)
         finally:  # a request that failed before answering is logged 500, as the server then answers
             log = self.log
             if log is not None:
-                log.writer.append(log.line(scope, out.status or 500, out.sent, time.perf_counter() - started))
+                status, sent = (tally.status, tally.sent) if tally is not None else (0, 0)
+                log.writer.append(log.line(scope, status or 500, sent, time.perf_counter() - started))
 
 
 class _Exit:
@@ -65,9 +70,9 @@ class _Exit:
 
     __slots__ = ("_send", "identity", "status", "sent")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, identity: bool = False) -> None:
         self._send = send
-        self.identity = False
+        self.identity = identity
         self.status = 0
         self.sent = 0
 
