@@ -70,7 +70,9 @@ class BlockingMiddleware:
 
         ``publish``: read the consent now and put it in ``scope`` for the app; else it is read when a response
         needs it (a page, a Set-Cookie), since the reverse proxy never looks. ``on_start`` sees the response's
-        start message as it leaves, edited, so the one-pass pipeline needs no send wrapper of its own."""
+        start message as it leaves, edited (a rewritten page's before its new Content-Length), so the one-pass
+        pipeline needs no send wrapper of its own; it must be a pure edit of the headers, since a page's is
+        remembered with the rest of its header edit."""
         state = None
         if publish:
             state = self.consent(scope)
@@ -210,11 +212,16 @@ class Responder:
             return
         head = self.scope["method"] == "HEAD"
         # A site sends the same few header sets for its pages: their edit for a consent class is made once.
-        key = None if varies else (tuple(raw), message["status"], head, decision, host, language)
+        on_start, self.on_start = self.on_start, None  # part of the edit, so made (and remembered) with it
+        key = None if varies else (tuple(raw), message["status"], head, decision, host, language, on_start)
         cached = mw.edits.get(key) if key is not None else None
         if cached is None:
             cached = self._html_headers(raw, ctype, encoded, has_cookies, decision, host, language, head,
                                         message["status"])
+            if on_start is not None:
+                probe = {"type": "http.response.start", "status": message["status"], "headers": list(cached[0])}
+                on_start(probe)
+                cached = (tuple(probe["headers"]), cached[1], cached[2])
             if key is not None:
                 if len(mw.edits) >= EDIT_ENTRIES:
                     mw.edits.clear()
