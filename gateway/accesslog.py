@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .headers import request_headers
 from .linewriter import LineWriter
 from .trusted import truncate_ip
 from .useragent import classify
@@ -78,15 +79,10 @@ class AccessLog:
         """One request's line. All but the time, bytes and duration repeats from request to request (a
         visitor's client, agent and referer, the site's paths), so that part is formatted once per distinct
         request and kept: a line is then one lookup and one f-string."""
-        referer = agent = None
-        for name, value in scope["headers"]:
-            if name == b"referer":
-                referer = value
-            elif name == b"user-agent":
-                agent = value
+        headers = request_headers(scope)
         client = scope.get("client")
         key = (client[0] if client else None, scope["method"], scope.get("raw_path") or scope["path"],
-               scope.get("http_version", "1.1"), referer, agent, status)
+               scope.get("http_version", "1.1"), headers.get(b"referer"), headers.get(b"user-agent"), status)
         parts = self._parts.get(key)
         if parts is None:
             if len(self._parts) >= PARTS:

@@ -19,7 +19,7 @@ import brotli
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .bodycache import BodyCache
-from .headers import add_vary, vary_with
+from .headers import add_vary, request_headers, vary_with
 
 _VARY_AE = (b"vary", b"Accept-Encoding")
 
@@ -155,11 +155,7 @@ class CompressionMiddleware:
 
     def coding(self, scope: Scope) -> str | None:
         """The coding this request's response may be compressed in (br, gzip), or None."""
-        accept = b""
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept = value if not accept else accept + b", " + value
-        return _preferred_coding(accept)
+        return _preferred_coding(request_headers(scope).get(b"accept-encoding", b""))
 
     def encoding(self, scope: Scope, coding: str, send: Send) -> Send:
         """``send`` for a response that may be compressed in ``coding``."""

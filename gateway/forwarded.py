@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from .headers import request_headers
 from .trusted import TrustedProxies
 
 PEER = "gateway.peer"
@@ -30,19 +31,15 @@ class ForwardedHeaders(ProxyHeadersMiddleware):
         scope[PEER] = client
         if (client[0] if client else None) not in self.trusted_hosts:
             return
-        proto: bytes | None = None
-        chain: list[bytes] = []
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-proto":
-                proto = value
-            elif name == b"x-forwarded-for":
-                chain.append(value)
+        headers = request_headers(scope)
+        proto = headers.get(b"x-forwarded-proto")
+        chain = headers.get(b"x-forwarded-for")
         if proto is not None:
             scheme = proto.decode("latin-1").strip()
             if scheme in ("http", "https", "ws", "wss"):
                 scope["scheme"] = scheme.replace("http", "ws") if scope["type"] == "websocket" else scheme
         if chain:
-            host, port = self.trusted_hosts.get_trusted_client_address(b", ".join(chain).decode("latin-1"))
+            host, port = self.trusted_hosts.get_trusted_client_address(chain.decode("latin-1"))
             if host:  # an empty X-Forwarded-For names nobody: the peer stays the client
                 scope["client"] = (host, port)
 

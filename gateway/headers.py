@@ -8,9 +8,30 @@ ASGI response header names are lower case, which these helpers rely on.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from functools import lru_cache
+from typing import Any
 
 RawHeaders = list[tuple[bytes, bytes]]
+REQUEST_HEADERS = "gateway.request_headers"
+
+
+def request_headers(scope: MutableMapping[str, Any]) -> dict[bytes, bytes]:
+    """A request's headers by name, read once per request and kept in ``scope`` for every layer that asks
+    (forwarded headers, allowed hosts, the coding, the consent, the access log): one pass over the list instead of
+    one per layer. A repeated name's lines are joined as RFC 9110 5.3 reads them (Cookie's with ``; ``)."""
+    found: dict[bytes, bytes] | None = scope.get(REQUEST_HEADERS)
+    if found is None:
+        raw = scope["headers"]
+        found = dict(raw)
+        if len(found) != len(raw):
+            found = {}
+            for name, value in raw:
+                if name in found:
+                    value = found[name] + (b"; " if name == b"cookie" else b", ") + value
+                found[name] = value
+        scope[REQUEST_HEADERS] = found
+    return found
 
 
 def joined(values: list[bytes]) -> bytes | None:

@@ -14,6 +14,7 @@ import functools
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
+from .headers import request_headers
 from .trusted import HostPatterns, host_of
 
 
@@ -34,10 +35,7 @@ class AllowedHosts:
     def allows(self, scope: Scope) -> bool:
         if self.hosts.everyone:
             return True
-        for name, value in scope["headers"]:
-            if name == b"host":
-                return bool(self._allowed(value))
-        return bool(self._allowed(b""))
+        return bool(self._allowed(request_headers(scope).get(b"host", b"")))
 
     async def refuse(self, scope: Scope, send: Send) -> None:
         """400 naming the host, in the form the client asked for (JSON, HTML or text)."""

@@ -25,6 +25,7 @@ from .bodycache import BodyCache
 from .consent import ConsentState
 from .csp import CspBuilder
 from .decision import Decision
+from .headers import request_headers
 from .plans import Planner
 from .rewrite import FilterPlan, HtmlFilter
 from .visitor import VisitorReader
@@ -85,13 +86,8 @@ class BlockingMiddleware:
 
     def consent(self, scope: Scope) -> ConsentState:
         """The visitor's consent in force, from the signed cookie (and Sec-GPC)."""
-        cookie = gpc = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                cookie = value if cookie is None else cookie + b"; " + value
-            elif name == b"sec-gpc":
-                gpc = value
-        return self.visitors.read_raw(cookie, gpc)
+        named = request_headers(scope)
+        return self.visitors.read_raw(named.get(b"cookie"), named.get(b"sec-gpc"))
 
 
 def _rewrite(cache: BodyCache, body: bytes, plan: FilterPlan, encoding: str | None) -> bytes:
@@ -174,15 +170,8 @@ class Responder:
 
     def _request_facts(self) -> tuple[bytes, bytes | None, bytes]:
         """User-Agent, Accept-Language and Host: read only for the responses that need them."""
-        agent, language, host = b"", None, b""
-        for name, value in self.scope["headers"]:
-            if name == b"user-agent":
-                agent = value
-            elif name == b"accept-language":
-                language = value
-            elif name == b"host":
-                host = value
-        return agent, language, host
+        named = request_headers(self.scope)
+        return named.get(b"user-agent", b""), named.get(b"accept-language"), named.get(b"host", b"")
 
     def _start(self, message: Message) -> None:
         """Edit the response headers in one pass; decide whether (and how) the body is rewritten."""
