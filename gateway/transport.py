@@ -25,7 +25,8 @@ Response heads: uvicorn refuses a header name or value holding a forbidden byte 
 header, which scans a long value at some 50 instructions a byte: the per-visitor CSP (2.5 KB for a decided
 visitor) cost more than everything the gateway's own layers do for a page. ``_Cycle`` writes the head as uvicorn
 does, the same bytes refused with the same errors, checked by ``bytes.translate`` in one C pass over all the
-names and one over all the values (a tenth of the cost).
+names and one over all the short values (a tenth of the cost); a long value (the CSP) is checked once and
+remembered, since it is the same bytes response after response.
 """
 
 from __future__ import annotations
@@ -142,11 +143,17 @@ class CoalescingTransport:
 
 _BAD_NAME = bytes(range(0x20)) + b'\x7f()<>@,;:[]={} "\\'  # what uvicorn's HEADER_RE refuses
 _BAD_VALUE = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"  # and HEADER_VALUE_RE (tab is allowed)
+_LONG = 256  # a value this long is checked once and remembered
+_CHECKED = 256  # long values remembered
 
 
 class _Cycle(RequestResponseCycle):
     """uvicorn's request/response cycle with the response head checked by ``bytes.translate``; anything but an
     ordinary head (a body, a paused or closed connection) goes to uvicorn's code."""
+
+    # The long values are the gateway's own (a per-visitor CSP, made once per consent class and sent as the same
+    # bytes object), so each is checked once: its hash is kept on the object, a repeat costs a set lookup.
+    _checked: set[bytes] = set()
 
     async def send(self, message: Any) -> None:
         if (self.response_started or self.disconnected or self.flow.write_paused
@@ -164,7 +171,18 @@ class _Cycle(RequestResponseCycle):
         names = b"".join([name for name, _ in headers])
         if len(names.translate(None, _BAD_NAME)) != len(names):
             raise RuntimeError("Invalid HTTP header name.")
-        values = b"".join([value for _, value in headers])
+        short = []
+        checked = self._checked
+        for _, value in headers:
+            if len(value) < _LONG:
+                short.append(value)
+            elif value not in checked:
+                if len(value.translate(None, _BAD_VALUE)) != len(value):
+                    raise RuntimeError("Invalid HTTP header value.")
+                if len(checked) >= _CHECKED:
+                    checked.clear()
+                checked.add(value)
+        values = b"".join(short)
         if len(values.translate(None, _BAD_VALUE)) != len(values):
             raise RuntimeError("Invalid HTTP header value.")
         content = [STATUS_LINE[status_code]]
