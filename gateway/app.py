@@ -149,8 +149,9 @@ class Components:
         return lists
 
 
-class GatewayApp:
-    """The ASGI app ``create_app`` returns; ``startup``/``shutdown`` open and close what the lifespan owns."""
+class GatewayApp(Pipeline):
+    """The ASGI app ``create_app`` returns: the layers' one-pass pipeline for HTTP (so a request pays no frame of
+    its own here), the nested chain for the rest; ``startup``/``shutdown`` open and close what the lifespan owns."""
 
     def __init__(self, settings: Settings, store: ConsentStore | None = None) -> None:
         self.components = Components(settings, store)
@@ -178,8 +179,9 @@ class GatewayApp:
         if settings.access_log:
             self.access_log = LineWriter(_access_sink(settings.access_log_path))
             chain = log = AccessLog(forwarded, self.access_log, settings.access_log_format, settings.ip_truncation)
-        self._app: ASGIApp = Pipeline(chain, forwarded=forwarded, hosts=hosts, compression=compression,
-                                      blocking=self.blocking, log=log)
+        self.nested = chain
+        super().__init__(self._other_scopes, forwarded=forwarded, hosts=hosts, compression=compression,
+                         blocking=self.blocking, log=log)
 
     async def startup(self) -> None:
         if self.access_log is not None:
@@ -195,11 +197,11 @@ class GatewayApp:
         if self.access_log is not None:
             self.access_log.close()  # the last lines, those of the requests that ended while shutting down
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _other_scopes(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(self._app, scope, receive, send, self.startup, self.shutdown)
+            await _lifespan(self.nested, scope, receive, send, self.startup, self.shutdown)
         else:
-            await self._app(scope, receive, send)
+            await self.nested(scope, receive, send)
 
 
 def create_app(settings: Settings, store: ConsentStore | None = None) -> GatewayApp:

@@ -100,7 +100,7 @@ async def test_the_pipeline_answers_as_the_nested_layers_do(case: str, tmp_path:
         app.blocking.app.app = site  # the reverse proxy's place, behind the well-known route
         await app.startup()
         try:
-            entry = app._app.chain if layered else app._app
+            entry = app.nested if layered else app
             messages = await _answer(entry, _scope(path, extra, *method))
         finally:
             await app.shutdown()
