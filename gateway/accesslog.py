@@ -69,11 +69,16 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        recorder = _Recorder(send)
+        recorder = Recorder(send)
         try:
             await self.app(scope, receive, recorder.send)
         finally:
-            self.writer.append(self.line(scope, recorder.status or 500, recorder.sent, time.perf_counter() - started))
+            self.record(scope, recorder.status, recorder.sent, started)
+
+    def record(self, scope: Scope, status: int, sent: int, started: float) -> None:
+        """Append the line of a request that began at ``started`` (``time.perf_counter``); no status yet is 500,
+        as the server then answers."""
+        self.writer.append(self.line(scope, status or 500, sent, time.perf_counter() - started))
 
     def line(self, scope: Scope, status: int, sent: int, duration: float) -> bytes:
         """One request's line. All but the time, bytes and duration repeats from request to request (a
@@ -126,13 +131,15 @@ class _Clock:
         return self._stamp
 
 
-class _Recorder:
-    """The status and body bytes of one response, seen on their way out."""
+class Recorder:
+    """The status and body bytes of one response, seen on their way out; ``on_start`` (optional) edits the start
+    message as it passes (the one-pass pipeline adds compression's Vary here rather than in a wrapper of its own)."""
 
-    __slots__ = ("_send", "status", "sent")
+    __slots__ = ("_send", "on_start", "status", "sent")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, on_start: Callable[[Message], None] | None = None) -> None:
         self._send = send
+        self.on_start = on_start
         self.status = 0
         self.sent = 0
 
@@ -141,6 +148,8 @@ class _Recorder:
             self.sent += len(message.get("body", b""))
         elif message["type"] == "http.response.start":
             self.status = message["status"]
+            if self.on_start is not None:
+                self.on_start(message)
         await self._send(message)
 
 

@@ -4,18 +4,19 @@ as plain functions, and one send wrapper at the end instead of one per layer.
 Each layer stays its own module and its own middleware (``ConsentMiddleware`` and the tests nest them); here their
 request hooks run in the middlewares' order (forwarded headers, allowed hosts, the content coding, the consent
 read), the site or the consent API answers, and its messages pass the consent rewrite, then compression when the
-client accepts a coding, then ``_Exit``: the Vary an uncompressed response needs and the status and bytes the
-access log records. An ASGI layer costs a coroutine per call and per message: with five of them the layers took
-more CPU than the proxying they wrap. Other scope types (lifespan, websocket) go through the nested chain.
+client accepts a coding, then the access log's ``Recorder`` (with the Vary an uncompressed response needs); on
+the common path, no coding, the consent rewrite's own send records and adds the Vary. An ASGI layer costs a
+coroutine per call and per message: with five of them the layers took more CPU than the proxying they wrap.
+Other scope types (lifespan, websocket) go through the nested chain.
 """
 
 from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .accesslog import AccessLog
+from .accesslog import AccessLog, Recorder
 from .compression import CompressionMiddleware, vary_identity
 from .forwarded import ForwardedHeaders
 from .hosts import AllowedHosts
@@ -37,11 +38,11 @@ class Pipeline:
             await self.chain(scope, receive, send)
             return
         started = time.perf_counter()
-        tally: _Exit | Responder | None = None
+        tally: Recorder | Responder | None = None
         try:
             self.forwarded.apply(scope)
             if not self.hosts.allows(scope):
-                tally = _Exit(send)
+                tally = Recorder(send)
                 await self.hosts.refuse(scope, tally.send)
                 return
             blocking = self.blocking
@@ -51,36 +52,13 @@ class Pipeline:
                 tally = blocking.responder(scope, send, publish=False, on_start=vary_identity)
                 await blocking.app(scope, receive, tally.send)
                 return
-            tally = _Exit(send, identity=coding is None)
+            tally = Recorder(send, on_start=vary_identity if coding is None else None)
             downstream = tally.send if coding is None else self.compression.encoding(scope, coding, tally.send)
             if api:
                 assert blocking.api is not None
                 await blocking.api(scope, receive, downstream)
             else:
                 await blocking.app(scope, receive, blocking.responder(scope, downstream, publish=False).send)
-        finally:  # a request that failed before answering is logged 500, as the server then answers
-            log = self.log
-            if log is not None:
-                status, sent = (tally.status, tally.sent) if tally is not None else (0, 0)
-                log.writer.append(log.line(scope, status or 500, sent, time.perf_counter() - started))
-
-
-class _Exit:
-    """The last send before the server's: Vary for an uncompressed response, and what the access log records."""
-
-    __slots__ = ("_send", "identity", "status", "sent")
-
-    def __init__(self, send: Send, identity: bool = False) -> None:
-        self._send = send
-        self.identity = identity
-        self.status = 0
-        self.sent = 0
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.body":
-            self.sent += len(message.get("body", b""))
-        elif message["type"] == "http.response.start":
-            self.status = message["status"]
-            if self.identity:
-                vary_identity(message)
-        await self._send(message)
+        finally:
+            if self.log is not None:
+                self.log.record(scope, tally.status if tally else 0, tally.sent if tally else 0, started)
