@@ -4,7 +4,7 @@
 # under valgrind's callgrind with instrumentation off; wrk drives it for a while per kind (undecided page, decided
 # page, asset) with instrumentation on; instructions counted / requests answered, and the ratio to the peer's
 # count in the same run. Kernel time is not counted (the peer's and ours make about the same system calls).
-# Needs valgrind and wrk. Run: bench/bench_instructions.sh [seconds per kind, default 8]
+# Needs valgrind and wrk. Run: bench/bench_instructions.sh [seconds per kind, default 8]; MODES="_peer _stack" for some
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_KIND=${1:-8}
@@ -23,7 +23,7 @@ UA="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Ge
 
 declare -A PEER
 printf '%-26s %22s %22s %22s\n' target "page, undecided" "page, decided" asset
-for mode in _peer _ours _stack _stack_nolog; do
+for mode in ${MODES:-_peer _ours _stack _stack_nolog}; do  # MODES="_peer _stack": a subset (the peer first)
   port=$(free_port)
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.$mode" \
     "$PY" "$BENCH" "$mode" "$port" "http://127.0.0.1:$UP_PORT" >"$WORK/$mode.log" 2>&1 &

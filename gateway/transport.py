@@ -26,7 +26,9 @@ header, which scans a long value at some 50 instructions a byte: the per-visitor
 visitor) cost more than everything the gateway's own layers do for a page. ``_Cycle`` writes the head as uvicorn
 does, the same bytes refused with the same errors, checked by ``bytes.translate`` in one C pass over all the
 names and one over all the short values (a tenth of the cost); a long value (the CSP) is checked once and
-remembered, since it is the same bytes response after response.
+remembered, since it is the same bytes response after response. A whole head is remembered too (a site answers
+with the same few: a page's for a consent class, each asset's), so a repeat is written from one dictionary
+lookup instead of three loops over its headers in Python.
 """
 
 from __future__ import annotations
@@ -148,12 +150,18 @@ _CHECKED = 256  # long values remembered
 
 
 class _Cycle(RequestResponseCycle):
-    """uvicorn's request/response cycle with the response head checked by ``bytes.translate``; anything but an
-    ordinary head (a body, a paused or closed connection) goes to uvicorn's code."""
+    """uvicorn's request/response cycle with the response head checked by ``bytes.translate`` and remembered;
+    anything but an ordinary head (a body, a paused or closed connection) goes to uvicorn's code."""
 
     # The long values are the gateway's own (a per-visitor CSP, made once per consent class and sent as the same
     # bytes object), so each is checked once: its hash is kept on the object, a repeat costs a set lookup.
     _checked: set[bytes] = set()
+    # A site answers with the same few heads (a page's for a consent class, an asset's): each is checked and
+    # written once, a repeat costs a dictionary lookup. Keyed by everything the bytes and the cycle's state
+    # depend on; a head with a Set-Cookie (a visitor's own) is not kept. uvicorn's default headers (the Date)
+    # change every second and are written on their own.
+    _heads: dict[tuple[Any, ...], tuple[bytes, int, bool | None, bool]] = {}
+    _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
 
     async def send(self, message: Any) -> None:
         if (self.response_started or self.disconnected or self.flow.write_paused
@@ -166,48 +174,79 @@ class _Cycle(RequestResponseCycle):
         if self.access_log:  # uvicorn's own (`serve` turns it off and logs through gateway.accesslog)
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
                                     get_path_with_query_string(self.scope), self.scope["http_version"], status_code)
-        headers = (*self.default_headers, *message.get("headers", ()))
-        # Forbidden bytes are forbidden wherever they stand: all names in one pass, all values in another.
-        names = b"".join([name for name, _ in headers])
-        if len(names.translate(None, _BAD_NAME)) != len(names):
-            raise RuntimeError("Invalid HTTP header name.")
-        short = []
-        checked = self._checked
-        for _, value in headers:
-            if len(value) < _LONG:
-                short.append(value)
-            elif value not in checked:
-                if len(value.translate(None, _BAD_VALUE)) != len(value):
-                    raise RuntimeError("Invalid HTTP header value.")
-                if len(checked) >= _CHECKED:
-                    checked.clear()
-                checked.add(value)
-        values = b"".join(short)
-        if len(values.translate(None, _BAD_VALUE)) != len(values):
-            raise RuntimeError("Invalid HTTP header value.")
-        content = [STATUS_LINE[status_code]]
-        has_connection_close = False
-        for name, value in headers:
-            name = name.lower()
-            if name == b"content-length" and self.chunked_encoding is None:
-                self.expected_content_length = int(value.decode())
-                self.chunked_encoding = False
-            elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                self.expected_content_length = 0
-                self.chunked_encoding = True
-            elif name == b"connection":
-                connection = [token.lower().strip() for token in value.split(b",")]
-                if b"close" in connection:
-                    self.keep_alive = False
-                    has_connection_close = True
-            content.extend([name, b": ", value, b"\r\n"])
-        if not self.keep_alive and not has_connection_close:
-            content.append(b"connection: close\r\n")
-        if self.chunked_encoding is None and self.scope["method"] != "HEAD" and status_code not in (204, 304):
-            self.chunked_encoding = True  # neither content-length nor transfer-encoding
-            content.append(b"transfer-encoding: chunked\r\n")
-        content.append(b"\r\n")
-        self.transport.write(b"".join(content))
+        defaults, written = _Cycle._defaults
+        if defaults is not self.default_headers:
+            defaults = self.default_headers
+            written = _head(defaults, True, True, 200)[0][:-2]  # no framing of its own, no blank line
+            _Cycle._defaults = (defaults, written)
+        raw = message.get("headers", ())
+        try:
+            key: tuple[Any, ...] | None = (status_code, self.keep_alive, self.scope["method"] == "HEAD", *raw)
+            cached = self._heads.get(key)  # type: ignore[arg-type]
+        except TypeError:  # headers as lists: not hashable, written the long way
+            key = cached = None
+        if cached is None:
+            cached = _head(raw, self.keep_alive, self.scope["method"] == "HEAD", status_code)
+            if key is not None and not cached[4]:
+                if len(self._heads) >= _HEADS:
+                    self._heads.clear()
+                self._heads[key] = cached[:4]
+        head, self.expected_content_length, self.chunked_encoding, self.keep_alive = cached[:4]
+        self.transport.write(b"".join((STATUS_LINE[status_code], written, head)))
+
+
+_HEADS = 256  # distinct response heads remembered
+
+
+def _head(headers: Iterable[tuple[bytes, bytes]], keep_alive: bool, head_request: bool,
+          status_code: int) -> tuple[bytes, int, bool | None, bool, bool]:
+    """A response head after its status line, as uvicorn writes it, and the cycle's state it implies (expected
+    length, chunked, keep-alive), and whether it sets a cookie; RuntimeError for a forbidden byte, as uvicorn."""
+    headers = list(headers)
+    # Forbidden bytes are forbidden wherever they stand: all names in one pass, all values in another.
+    names = b"".join([name for name, _ in headers])
+    if len(names.translate(None, _BAD_NAME)) != len(names):
+        raise RuntimeError("Invalid HTTP header name.")
+    short = []
+    checked = _Cycle._checked
+    for _, value in headers:
+        if len(value) < _LONG:
+            short.append(value)
+        elif value not in checked:
+            if len(value.translate(None, _BAD_VALUE)) != len(value):
+                raise RuntimeError("Invalid HTTP header value.")
+            if len(checked) >= _CHECKED:
+                checked.clear()
+            checked.add(value)
+    values = b"".join(short)
+    if len(values.translate(None, _BAD_VALUE)) != len(values):
+        raise RuntimeError("Invalid HTTP header value.")
+    content = []
+    expected_content_length, chunked_encoding = 0, None
+    has_connection_close = sets_cookie = False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-length" and chunked_encoding is None:
+            expected_content_length = int(value.decode())
+            chunked_encoding = False
+        elif name == b"transfer-encoding" and value.lower() == b"chunked":
+            expected_content_length = 0
+            chunked_encoding = True
+        elif name == b"connection":
+            connection = [token.lower().strip() for token in value.split(b",")]
+            if b"close" in connection:
+                keep_alive = False
+                has_connection_close = True
+        elif name == b"set-cookie":
+            sets_cookie = True
+        content.extend([name, b": ", value, b"\r\n"])
+    if not keep_alive and not has_connection_close:
+        content.append(b"connection: close\r\n")
+    if chunked_encoding is None and not head_request and status_code not in (204, 304):
+        chunked_encoding = True  # neither content-length nor transfer-encoding
+        content.append(b"transfer-encoding: chunked\r\n")
+    content.append(b"\r\n")
+    return b"".join(content), expected_content_length, chunked_encoding, keep_alive, sets_cookie
 
 
 class CoalescingHTTP(HttpToolsProtocol):

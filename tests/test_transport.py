@@ -10,7 +10,7 @@ import uvicorn
 
 from gateway.server import server_options
 from gateway.settings import Settings
-from gateway.transport import HOLD_LIMIT, CoalescingHTTP, CoalescingTransport, HeadLimits
+from gateway.transport import HOLD_LIMIT, CoalescingHTTP, CoalescingTransport, HeadLimits, _Cycle
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
 
@@ -118,6 +118,15 @@ async def served():
                         "headers": [(b"x-policy", value), (b"content-length", b"2")]})
             await send({"type": "http.response.body", "body": b"ok"})
             return
+        if scope["path"] == "/unframed":  # no length: chunked for GET, nothing for HEAD
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else b"body"})
+            return
+        if scope["path"] == "/cookie":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"set-cookie", b"sid=" + scope["query_string"]), (b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
         if scope["path"] == "/refuse":  # answered at once, the request's body never read (as a 413 or 408 is)
             await send({"type": "http.response.start", "status": 413,
                         "headers": [(b"content-length", b"9"), (b"connection", b"close")]})
@@ -203,6 +212,43 @@ async def test_a_header_value_with_a_control_byte_never_reaches_the_client(serve
         assert await asyncio.wait_for(reader.read(), 5) == b""  # the connection is closed, nothing sent
     finally:
         writer.close()
+
+
+async def test_a_repeated_head_keeps_the_framing_and_the_connection_of_its_request(served) -> None:
+    """Heads are remembered: the same headers on a closing connection, or for HEAD, must still be framed for it."""
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(2):
+            writer.write(b"GET /unframed HTTP/1.1\r\nHost: t\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert b"transfer-encoding: chunked" in head and b"connection: close" not in head
+            assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5) == b"4\r\nbody\r\n0\r\n\r\n"
+        writer.write(b"HEAD /unframed HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"transfer-encoding" not in head
+        writer.write(b"GET /?5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        head, _ = await asyncio.wait_for(_read_response(reader), 5)
+        assert b"connection: close" not in head
+        writer.write(b"GET /?5 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")  # the same head, closing
+        rest = await asyncio.wait_for(reader.read(), 5)  # the server must close this time
+        assert rest.startswith(b"HTTP/1.1 200") and b"connection: close\r\n" in rest and rest.endswith(b"xxxxx")
+    finally:
+        writer.close()
+
+
+async def test_a_visitors_cookie_head_is_written_for_them_and_not_kept(served) -> None:
+    port, _ = served
+    kept = len(_Cycle._heads)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for sid in (b"one", b"two"):
+            writer.write(b"GET /cookie?" + sid + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            head, _ = await asyncio.wait_for(_read_response(reader), 5)
+            assert b"set-cookie: sid=" + sid + b"\r\n" in head
+    finally:
+        writer.close()
+    assert len(_Cycle._heads) == kept
 
 
 async def test_a_refusal_in_the_middle_of_an_upload_lingers_instead_of_resetting(served) -> None:
