@@ -149,6 +149,9 @@ _LONG = 256  # a value this long is checked once and remembered
 _CHECKED = 256  # long values remembered
 
 
+_Head = tuple[bytes, int, bool | None, bool]  # a head's bytes; expected length, chunked and keep-alive after it
+
+
 class _Cycle(RequestResponseCycle):
     """uvicorn's request/response cycle with the response head checked by ``bytes.translate`` and remembered;
     anything but an ordinary head (a body, a paused or closed connection) goes to uvicorn's code."""
@@ -160,7 +163,7 @@ class _Cycle(RequestResponseCycle):
     # written once, a repeat costs a dictionary lookup. Keyed by everything the bytes and the cycle's state
     # depend on; a head with a Set-Cookie (a visitor's own) is not kept. uvicorn's default headers (the Date)
     # change every second and are written on their own.
-    _heads: dict[tuple[Any, ...], tuple[bytes, int, bool | None, bool]] = {}
+    _heads: dict[tuple[Any, ...], _Head] = {}
     _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
 
     async def send(self, message: Any) -> None:
@@ -177,21 +180,22 @@ class _Cycle(RequestResponseCycle):
         defaults, written = _Cycle._defaults
         if defaults is not self.default_headers:
             defaults = self.default_headers
-            written = _head(defaults, True, True, 200)[0][:-2]  # no framing of its own, no blank line
+            written = _head(defaults, True, True, 200)[0][0][:-2]  # no framing of its own, no blank line
             _Cycle._defaults = (defaults, written)
         raw = message.get("headers", ())
+        head_request = self.scope["method"] == "HEAD"
+        key: tuple[Any, ...] | None = (status_code, self.keep_alive, head_request, *raw)
         try:
-            key: tuple[Any, ...] | None = (status_code, self.keep_alive, self.scope["method"] == "HEAD", *raw)
             cached = self._heads.get(key)  # type: ignore[arg-type]
         except TypeError:  # headers as lists: not hashable, written the long way
-            key = cached = None
+            key, cached = None, None
         if cached is None:
-            cached = _head(raw, self.keep_alive, self.scope["method"] == "HEAD", status_code)
-            if key is not None and not cached[4]:
+            cached, sets_cookie = _head(raw, self.keep_alive, head_request, status_code)
+            if key is not None and not sets_cookie:
                 if len(self._heads) >= _HEADS:
                     self._heads.clear()
-                self._heads[key] = cached[:4]
-        head, self.expected_content_length, self.chunked_encoding, self.keep_alive = cached[:4]
+                self._heads[key] = cached
+        head, self.expected_content_length, self.chunked_encoding, self.keep_alive = cached
         self.transport.write(b"".join((STATUS_LINE[status_code], written, head)))
 
 
@@ -199,7 +203,7 @@ _HEADS = 256  # distinct response heads remembered
 
 
 def _head(headers: Iterable[tuple[bytes, bytes]], keep_alive: bool, head_request: bool,
-          status_code: int) -> tuple[bytes, int, bool | None, bool, bool]:
+          status_code: int) -> tuple[_Head, bool]:
     """A response head after its status line, as uvicorn writes it, and the cycle's state it implies (expected
     length, chunked, keep-alive), and whether it sets a cookie; RuntimeError for a forbidden byte, as uvicorn."""
     headers = list(headers)
@@ -246,7 +250,7 @@ def _head(headers: Iterable[tuple[bytes, bytes]], keep_alive: bool, head_request
         chunked_encoding = True  # neither content-length nor transfer-encoding
         content.append(b"transfer-encoding: chunked\r\n")
     content.append(b"\r\n")
-    return b"".join(content), expected_content_length, chunked_encoding, keep_alive, sets_cookie
+    return (b"".join(content), expected_content_length, chunked_encoding, keep_alive), sets_cookie
 
 
 class CoalescingHTTP(HttpToolsProtocol):
