@@ -60,6 +60,12 @@ _REBUILT = frozenset({b"host", b"accept-encoding", b"expect", b"x-forwarded-for"
 _DROP_UNTRUSTED = frozenset({b"forwarded", b"x-real-ip"})
 _DROP_FROM_TRUSTED = _HOP_BY_HOP | _REBUILT
 _DROP_FROM_OTHERS = _HOP_BY_HOP | _REBUILT | _DROP_UNTRUSTED
+# The request headers the proxy reads or may drop, by what it does with them; any other is passed on unread.
+_AGENT, _TYPE, _HOST, _CODINGS, _LENGTH, _CONNECTION, _CHAIN, _PROTO, _PUBLIC, _DROPPED = range(10)
+_ROLES = {**dict.fromkeys(_DROP_FROM_OTHERS, _DROPPED), b"user-agent": _AGENT, b"content-type": _TYPE,
+          b"host": _HOST, b"accept-encoding": _CODINGS, b"content-length": _LENGTH, b"transfer-encoding": _LENGTH,
+          b"connection": _CONNECTION, b"x-forwarded-for": _CHAIN, b"x-forwarded-proto": _PROTO,
+          b"x-forwarded-host": _PUBLIC}
 # The visitor's server writes its own Date and none of the origin's Server (nginx does the same): passing the
 # origin's on would give the visitor two Date headers and name the origin's software.
 _RESPONSE_DROP = _HOP_BY_HOP | {b"date", b"server"}
@@ -158,27 +164,33 @@ class ReverseProxy:
         connection: list[str] = []
         host = chain = proto = public_host = accept_encoding = ""
         has_body = has_agent = has_type = False
+        role_of = _ROLES.get
         for name, value in scope["headers"]:
+            role = role_of(name)
+            if role is None:  # most of a browser's headers: passed on as they are
+                if name[:6] != b"proxy-":
+                    out.append((name.decode("latin-1"), value.decode("latin-1")))
+                continue
             text = value.decode("latin-1")
-            if name == b"user-agent":
+            if role == _AGENT:
                 has_agent = True
-            elif name == b"content-type":
+            elif role == _TYPE:
                 has_type = True
-            elif name == b"host":
+            elif role == _HOST:
                 host = text
-            elif name == b"accept-encoding":
+            elif role == _CODINGS:
                 accept_encoding = text
-            elif name in (b"content-length", b"transfer-encoding"):
+            elif role == _LENGTH:
                 has_body = has_body or text.strip() != "0"
-            elif trusted and name == b"x-forwarded-for":
-                chain = f"{chain}, {text}" if chain else text
-            elif trusted and name == b"x-forwarded-proto":
-                proto = text.strip()
-            elif trusted and name == b"x-forwarded-host":
-                public_host = text.strip()
-            elif name == b"connection":
+            elif role == _CONNECTION:
                 connection.append(text)
-            if name not in drop and not name.startswith(b"proxy-"):
+            elif trusted and role == _CHAIN:
+                chain = f"{chain}, {text}" if chain else text
+            elif trusted and role == _PROTO:
+                proto = text.strip()
+            elif trusted and role == _PUBLIC:
+                public_host = text.strip()
+            if name not in drop:
                 out.append((name.decode("latin-1"), text))
         if connection and (named := _connection_named(connection)):
             out = [(name, value) for name, value in out if name.lower().encode("latin-1") not in named]
