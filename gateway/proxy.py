@@ -52,6 +52,7 @@ from gateway.trusted import TrustedProxies
 logger = logging.getLogger("gateway.proxy")
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_MEDIA = frozenset(t.encode() for t in HTML_TYPES)
 _UNTOUCHED_STATUSES = frozenset({204, 206, 304})
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                          b"transfer-encoding", b"upgrade"})
@@ -66,9 +67,13 @@ _ROLES = {**dict.fromkeys(_DROP_FROM_OTHERS, _DROPPED), b"user-agent": _AGENT, b
           b"host": _HOST, b"accept-encoding": _CODINGS, b"content-length": _LENGTH, b"transfer-encoding": _LENGTH,
           b"connection": _CONNECTION, b"x-forwarded-for": _CHAIN, b"x-forwarded-proto": _PROTO,
           b"x-forwarded-host": _PUBLIC}
-# The visitor's server writes its own Date and none of the origin's Server (nginx does the same): passing the
-# origin's on would give the visitor two Date headers and name the origin's software.
-_RESPONSE_DROP = _HOP_BY_HOP | {b"date", b"server"}
+# The response headers the proxy reads, drops or rewrites, by what it does with them. The visitor's server
+# writes its own Date and none of the origin's Server (nginx does the same): passing the origin's on would give
+# the visitor two Date headers and name the origin's software.
+_R_DROPPED, _R_CONNECTION, _R_TYPE, _R_CODING, _R_URL, _R_LINK, _R_REFRESH = range(7)
+_RESPONSE_ROLES = {**dict.fromkeys(_HOP_BY_HOP | {b"date", b"server"}, _R_DROPPED), b"connection": _R_CONNECTION,
+                   b"content-type": _R_TYPE, b"content-encoding": _R_CODING, b"location": _R_URL,
+                   b"content-location": _R_URL, b"link": _R_LINK, b"refresh": _R_REFRESH}
 # aiohttp adds these when absent; ours are only what the visitor sent (Accept and Accept-Encoding are always
 # present: aiohttp's Accept */* means the same as none). Skipping is per request and only when needed, as
 # aiohttp's skip list costs a few microseconds on every request.
@@ -207,25 +212,45 @@ class ReverseProxy:
         skip = (_SKIP_UA_TYPE if needs_type else _SKIP_UA) if not has_agent else _SKIP_TYPE if needs_type else None
         return out, f"{scheme}://{public_host}" if public_host else "", has_body, skip
 
-    def _response_headers(self, resp: aiohttp.ClientResponse, public: str) -> list[tuple[bytes, bytes]]:
-        connection = resp.headers.getall("Connection", ())
-        drop = _RESPONSE_DROP | _connection_named(connection) if connection else _RESPONSE_DROP
+    def _response_headers(self, resp: aiohttp.ClientResponse, public: str
+                          ) -> tuple[list[tuple[bytes, bytes]], bytes, bytes]:
+        """The origin's headers as the visitor gets them, and its Content-Type and Content-Encoding."""
         prefix = self._mapped_prefix
+        roles = _RESPONSE_ROLES
         headers = []
+        media = coding = b""
+        connection = None
         for name, value in resp.raw_headers:
             name = name.lower()
-            if name in drop or name.startswith(b"proxy-"):
+            role = roles.get(name)
+            if role is None:
+                if not name.startswith(b"proxy-"):
+                    headers.append((name, value))
                 continue
-            if public and name in (b"location", b"content-location"):
+            if role == _R_DROPPED:
+                continue
+            if role == _R_CONNECTION:
+                connection = (connection or []) + [value.decode("latin-1")]
+                continue
+            if role == _R_TYPE:
+                media = media or value  # the first, as a multidict lookup would give
+            elif role == _R_CODING:
+                coding = coding or value
+            elif not public:
+                pass
+            elif role == _R_URL:
                 value = _mapped(value, prefix, public)
-            elif public and name == b"link" and prefix in value:  # "<http://origin/a.css>; rel=preload, <...>"
+            elif role == _R_LINK and prefix in value:  # "<http://origin/a.css>; rel=preload, <...>"
                 value = _LINK_TARGET.sub(lambda m: b"<" + _mapped(m.group(1), prefix, public) + b">", value)
-            elif public and name == b"refresh":  # "5; url=http://origin/next": the browser follows it too
+            elif role == _R_REFRESH:  # "5; url=http://origin/next": the browser follows it too
                 delay, sep, url = value.partition(b"=")
                 if sep and delay.rstrip().lower().endswith(b"url"):
                     value = delay + sep + _mapped(url.strip(b"'\" "), prefix, public)
             headers.append((name, value))
-        return headers
+        if connection:
+            named = _connection_named(connection)
+            headers = [(k, v) for k, v in headers if k not in named]
+        return headers, media, coding
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._session is None:
@@ -257,20 +282,18 @@ class ReverseProxy:
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, resp: aiohttp.ClientResponse,
                        public: str, body_done: asyncio.Event | None) -> None:
-        headers = self._response_headers(resp, public)
+        headers, media, coding = self._response_headers(resp, public)
         decoder = None
-        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
-        if (self._decode_html and encoding != "identity" and scope["method"] != "HEAD"
-                and resp.status not in _UNTOUCHED_STATUSES
-                and resp.headers.get("Content-Type", "").partition(";")[0].strip().lower() in HTML_TYPES):
+        html = (self._decode_html and scope["method"] != "HEAD"
+                and media.partition(b";")[0].strip().lower() in _HTML_MEDIA)
+        encoding = coding.strip().lower().decode("latin-1") if coding else "identity"
+        if html and encoding != "identity" and resp.status not in _UNTOUCHED_STATUSES:
             if encoding not in DECODABLE:
                 logger.warning("upstream sent HTML in an undecodable coding %r for %s", encoding, scope["path"])
                 return await _error(send, scope, errors.BadGateway(errors.UPSTREAM_CODING))
             decoder = Decoder(encoding)
             headers = [(k, _weaken(v) if k == b"etag" else v) for k, v in headers
                        if k not in (b"content-encoding", b"content-length")]
-        html = (self._decode_html and scope["method"] != "HEAD"
-                and resp.headers.get("Content-Type", "").partition(";")[0].strip().lower() in HTML_TYPES)
         budget = _Budget(self._max_html_bytes) if html else None
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         length = resp.content_length

@@ -260,10 +260,11 @@ class CoalescingHTTP(HttpToolsProtocol):
 
     def __init__(self, *args: Any, limits: HeadLimits | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = limits or HeadLimits()
+        self._limits = limits = limits or HeadLimits()
+        self._line_limit, self._total_limit = limits.line, limits.total  # read for every header
         self._in_head = True  # between a request's end (or the connection's start) and the next head's end
         self._head_read = 0  # bytes read since the head began (whole reads: an upper bound)
-        self._head_size = 0  # request line and completed header lines, exactly
+        self._head_size = 0  # the URL and completed header lines, exactly
         self._line = 0  # bytes of the line in progress
         self._first_line = True  # the line in progress is the request line
         self._refusal = 0  # a status to answer with once the parser returns
@@ -298,10 +299,9 @@ class CoalescingHTTP(HttpToolsProtocol):
                 self._line, self._first_line = len(data) - newline - 1, False
         super().data_received(data)
         if self._in_head and not self._refusal and not self.transport.is_closing():
-            limits = self._limits
-            if self._line > limits.line:
+            if self._line > self._line_limit:
                 self._refusal = URI_TOO_LONG if self._first_line else HEAD_TOO_LARGE
-            elif self._head_read > limits.total:
+            elif self._head_read > self._total_limit:
                 self._refusal = HEAD_TOO_LARGE
         if self._refusal:
             self._refuse(self._refusal)
@@ -309,17 +309,25 @@ class CoalescingHTTP(HttpToolsProtocol):
     # Parser callbacks: a refusal found mid-read stops the request here (no ASGI task), answered after the read.
 
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self._limits.line:
+        self.url += url
+        self._head_size += len(url)
+        if len(self.url) > self._line_limit:
             self._refusal = URI_TOO_LONG
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4  # ": " and CRLF
         self._head_size += size
-        if size > self._limits.line or self._head_size + len(self.url) > self._limits.total:
+        if size > self._line_limit or self._head_size > self._total_limit:
             self._refusal = HEAD_TOO_LARGE
-        if not self._refusal:
-            super().on_header(name, value)
+        if self._refusal:
+            return
+        # uvicorn's own on_header, inlined (it runs for every header of every request): a lower-case name and
+        # the value without the trailing whitespace llhttp keeps (RFC 9110 5.5).
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._refusal:

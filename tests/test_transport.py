@@ -127,6 +127,16 @@ async def served():
                         "headers": [(b"set-cookie", b"sid=" + scope["query_string"]), (b"content-length", b"2")]})
             await send({"type": "http.response.body", "body": b"ok"})
             return
+        if scope["path"] == "/upload":  # the body's size and the request's X-Note, as the app got them
+            size, more = 0, True
+            while more:
+                message = await receive()
+                size, more = size + len(message.get("body", b"")), message.get("more_body", False)
+            body = b"%d %s" % (size, dict(scope["headers"]).get(b"x-note", b"-"))
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if scope["path"] == "/refuse":  # answered at once, the request's body never read (as a 413 or 408 is)
             await send({"type": "http.response.start", "status": 413,
                         "headers": [(b"content-length", b"9"), (b"connection", b"close")]})
@@ -249,6 +259,22 @@ async def test_a_visitors_cookie_head_is_written_for_them_and_not_kept(served) -
     finally:
         writer.close()
     assert len(_Cycle._heads) == kept
+
+
+async def test_an_upload_that_expects_100_continue_is_told_to_go_on(served) -> None:
+    """curl and most HTTP clients ask before a big upload and wait (curl a whole second) for the go-ahead."""
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"POST /upload HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\nX-Note: kept  \t\r\n"
+                     b"Content-Length: 5000\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        writer.write(b"z" * 5000)
+        head, body = await asyncio.wait_for(_read_response(reader), 5)
+        assert head.startswith(b"HTTP/1.1 200") and body == b"5000 kept"  # trailing whitespace is not the value's
+    finally:
+        writer.close()
 
 
 async def test_a_refusal_in_the_middle_of_an_upload_lingers_instead_of_resetting(served) -> None:
