@@ -269,11 +269,13 @@ class CoalescingHTTP(HttpToolsProtocol):
         self._first_line = True  # the line in progress is the request line
         self._refusal = 0  # a status to answer with once the parser returns
         self._timer: asyncio.TimerHandle | None = None
+        self._head_began: float | None = None  # loop time of the head's first byte (None: no head in progress)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._wrapped = CoalescingTransport(transport, asyncio.get_running_loop(), self._expects_input)
         super().connection_made(self._wrapped)  # type: ignore[arg-type]  # a Transport in all but name
-        self._arm()
+        self._head_began = self.loop.time()
+        self._arm(self._limits.timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -289,8 +291,10 @@ class CoalescingHTTP(HttpToolsProtocol):
             self._wrapped.drop(data)
             return
         if self._in_head:
-            if self._timer is None:
-                self._arm()
+            if self._head_began is None:
+                self._head_began = self.loop.time()
+                if self._timer is None:
+                    self._arm(self._limits.timeout)
             self._head_read += len(data)
             newline = data.rfind(b"\n")
             if newline < 0:
@@ -333,7 +337,7 @@ class CoalescingHTTP(HttpToolsProtocol):
         if self._refusal:
             return
         self._in_head = False
-        self._disarm()
+        self._head_began = None  # the timer stays: when it fires it finds no head in progress (cheaper than a cancel)
         super().on_headers_complete()
         if isinstance(self.cycle, RequestResponseCycle):  # its task has not run yet: it sends through _Cycle
             self.cycle.__class__ = _Cycle
@@ -350,9 +354,9 @@ class CoalescingHTTP(HttpToolsProtocol):
 
     # The head's deadline.
 
-    def _arm(self) -> None:
+    def _arm(self, delay: float) -> None:
         self._disarm()
-        self._timer = self.loop.call_later(self._limits.timeout, self._head_timeout)
+        self._timer = self.loop.call_later(delay, self._head_timeout)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -360,11 +364,20 @@ class CoalescingHTTP(HttpToolsProtocol):
             self._timer = None
 
     def _head_timeout(self) -> None:
+        """The timer is not cancelled when a head completes: it finds no head in progress, or a later one that
+        still has time (armed again for what is left)."""
         self._timer = None
-        if not self._in_head or self.transport.is_closing():
-            return
+        began = self._head_began
+        if not self._in_head or began is None or self.transport.is_closing():
+            return  # the next head's first byte arms it again
+        timeout = self._limits.timeout
         if self.cycle is not None and not self.cycle.response_complete:
-            self._arm()  # the next head is early (pipelined); its time starts once this response is out
+            self._head_began = self.loop.time()  # the next head is early (pipelined): its time starts later
+            self._arm(timeout)
+            return
+        left = began + timeout - self.loop.time()
+        if left > 0:
+            self._arm(left)
             return
         self._refuse(HEAD_TIMEOUT)
 

@@ -183,6 +183,33 @@ async def test_slow_headers_and_a_silent_connection_are_closed_after_the_head_ti
     assert status(silent) == 408
 
 
+async def test_each_head_on_a_kept_alive_connection_has_the_whole_timeout_from_its_first_byte():
+    """A visitor's second request may begin just before the first head's deadline: it still gets all of its own
+    time, and a head that trickles on past its own deadline is cut off then."""
+    async with served(hello, Settings(header_timeout=HEAD_TIMEOUT)) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(HEAD + b"\r\n")
+            assert (await asyncio.wait_for(reader.readuntil(b"ok"), 2)).startswith(b"HTTP/1.1 200")
+            await asyncio.sleep(HEAD_TIMEOUT * 0.6)
+            writer.write(HEAD)  # slow, but within its own time: past the connection's first deadline
+            for i in range(6):
+                await asyncio.sleep(HEAD_TIMEOUT * 0.1)
+                writer.write(b"X-%d: v\r\n" % i)
+            writer.write(b"\r\n")
+            assert (await asyncio.wait_for(reader.readuntil(b"ok"), 2)).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            writer.write(HEAD)
+            read = asyncio.ensure_future(reader.read())
+            while not read.done() and time.monotonic() - started < 5:
+                writer.write(b"X")
+                await asyncio.sleep(0.05)
+            reply = await asyncio.wait_for(read, 1)
+        finally:
+            writer.close()
+    assert status(reply) == 408 and HEAD_TIMEOUT <= time.monotonic() - started < HEAD_TIMEOUT + 0.5
+
+
 @pytest.fixture
 async def consent_api(settings: Settings) -> AsyncIterator[int]:
     """The real consent API under BodyDeadline (as the gateway wires it), served by uvicorn."""
