@@ -157,12 +157,14 @@ class GatewayApp(Pipeline):
         self.components = Components(settings, store)
         gpc = Route("/.well-known/gpc.json", _gpc_json(settings))
         site: ASGIApp
+        own: dict[str, ASGIApp] | None = None
         self.proxy: ReverseProxy | None = None
         if settings.upstream:
             self.proxy = ReverseProxy(settings.upstream, trusted=settings.trusted,
                                       buffer_body=settings.proxy_buffer_body, body_timeout=settings.body_timeout,
                                       body_min_rate=settings.body_min_rate, max_html_bytes=settings.max_html_bytes)
             site = _WellKnown(gpc, self.proxy)
+            own = {gpc.path: gpc.handle}  # the pipeline takes _WellKnown apart: no frame of its own per request
         else:
             site = Starlette(routes=[gpc, *_site_routes(settings)])
         c = self.components
@@ -181,7 +183,7 @@ class GatewayApp(Pipeline):
             chain = log = AccessLog(forwarded, self.access_log, settings.access_log_format, settings.ip_truncation)
         self.nested = chain
         super().__init__(self._other_scopes, forwarded=forwarded, hosts=hosts, compression=compression,
-                         blocking=self.blocking, log=log)
+                         blocking=self.blocking, log=log, site=self.proxy if own else None, own=own)
 
     async def startup(self) -> None:
         if self.access_log is not None:

@@ -13,6 +13,7 @@ Other scope types (lifespan, websocket) go through the nested chain.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,8 +26,13 @@ from .middleware import BlockingMiddleware, Responder
 
 class Pipeline:
     def __init__(self, chain: ASGIApp, *, forwarded: ForwardedHeaders, hosts: AllowedHosts,
-                 compression: CompressionMiddleware, blocking: BlockingMiddleware, log: AccessLog | None) -> None:
+                 compression: CompressionMiddleware, blocking: BlockingMiddleware, log: AccessLog | None,
+                 site: ASGIApp | None = None, own: Mapping[str, ASGIApp] | None = None) -> None:
+        """``site`` and ``own``: what ``blocking.app`` does, taken apart (the paths the gateway answers itself,
+        the site for the rest) so that a request pays no dispatching frame of its own."""
         self.chain = chain  # the same layers nested, for every scope but "http"
+        self.site = site if site is not None else blocking.app
+        self.own = own or {}
         self.forwarded = forwarded
         self.hosts = hosts
         self.compression = compression
@@ -46,11 +52,13 @@ class Pipeline:
                 await self.hosts.refuse(scope, tally.send)
                 return
             blocking = self.blocking
-            api = blocking.api is not None and blocking.is_api(scope["path"])
+            path = scope["path"]
+            api = blocking.api is not None and blocking.is_api(path)
             coding = self.compression.coding(scope)
+            site = self.own.get(path) or self.site
             if coding is None and not api:  # the common case: the consent rewrite's send is the only wrapper
                 tally = blocking.responder(scope, send, publish=False, on_start=vary_identity)
-                await blocking.app(scope, receive, tally.send)
+                await site(scope, receive, tally.send)
                 return
             tally = Recorder(send, on_start=vary_identity if coding is None else None)
             downstream = tally.send if coding is None else self.compression.encoding(scope, coding, tally.send)
@@ -58,7 +66,7 @@ class Pipeline:
                 assert blocking.api is not None
                 await blocking.api(scope, receive, downstream)
             else:
-                await blocking.app(scope, receive, blocking.responder(scope, downstream, publish=False).send)
+                await site(scope, receive, blocking.responder(scope, downstream, publish=False).send)
         finally:
             if self.log is not None:
                 self.log.record(scope, tally.status if tally else 0, tally.sent if tally else 0, started)

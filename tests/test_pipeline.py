@@ -97,7 +97,7 @@ async def test_the_pipeline_answers_as_the_nested_layers_do(case: str, tmp_path:
     answers = []
     for layered in (False, True):
         app = create_app(dataclasses.replace(settings, data_dir=tmp_path / str(layered)))
-        app.blocking.app.app = site  # the reverse proxy's place, behind the well-known route
+        app.blocking.app.app = app.site = site  # the reverse proxy's place: behind the well-known route, and the pipeline's
         await app.startup()
         try:
             entry = app.nested if layered else app
