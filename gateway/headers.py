@@ -4,6 +4,10 @@ The middlewares edit a response's header list once, in one pass, instead of thro
 (every get, set and delete of which scans and rebuilds the list). Values are bytes as ASGI carries them;
 the few distinct values a site sends for ``Cache-Control`` and ``Vary`` are transformed once and remembered.
 ASGI response header names are lower case, which these helpers rely on.
+
+On a hot path, bytes are searched with ``find`` rather than ``in``: CPython's ``x in some_bytes`` first tries
+``x`` as an integer (``97 in b"a"``), and for a bytes ``x`` that raises and clears a TypeError every time, which
+costs several times the search itself.
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ class ReverseProxy:
                 pass
             elif role == _R_URL:
                 value = _mapped(value, prefix, public)
-            elif role == _R_LINK and prefix in value:  # "<http://origin/a.css>; rel=preload, <...>"
+            elif role == _R_LINK and value.find(prefix) >= 0:  # "<http://origin/a.css>; rel=preload, <...>"
                 value = _LINK_TARGET.sub(lambda m: b"<" + _mapped(m.group(1), prefix, public) + b">", value)
             elif role == _R_REFRESH:  # "5; url=http://origin/next": the browser follows it too
                 delay, sep, url = value.partition(b"=")

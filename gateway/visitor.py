@@ -63,7 +63,8 @@ class VisitorReader:
         """
         gpc = self._honor_gpc and gpc_header is not None and gpc_header.strip() == b"1"
         state = None
-        if cookie_header is not None and self._name_bytes in cookie_header:
+        # find, not `in`: see gateway.headers
+        if cookie_header is not None and cookie_header.find(self._name_bytes) >= 0:
             hit = self._by_header.get(cookie_header)
             if hit is not None and time.time() < hit[1]:
                 state = hit[0]

@@ -83,7 +83,7 @@ class FilterPlan:
 
 def _meta_csp_nonce(tag: bytes) -> bytes | None:
     """The nonce in a <meta http-equiv="Content-Security-Policy"> tag, if any."""
-    if b"content-security-policy" in tag.lower():
+    if tag.lower().find(b"content-security-policy") >= 0:
         m = _CSP_NONCE.search(tag)
         if m:
             return m.group(1)

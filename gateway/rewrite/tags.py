@@ -96,7 +96,7 @@ class TagRewriter:
         if entry is None:
             entry = _ANY_ONLY if _ANY_HINT.search(view) else _STYLE_ONLY
         url_attrs, pick, gate = entry
-        if _ABSOLUTE.search(view) is None or not url_attrs and (b"(" not in view or b"url(" not in view.lower()):
+        if _ABSOLUTE.search(view) is None or not url_attrs and (view.find(b"(") < 0 or view.lower().find(b"url(") < 0):
             return tag, "", ""  # every URL relative; or no URL attribute and no url()
         attrs = pick(view, name_end)
         first: dict[bytes, tk.Attr] = {}
@@ -182,7 +182,7 @@ class TagRewriter:
             name = m.group(1).lower()
             if len(m.group()) > self._max_carry:
                 pass  # would have been flushed unread had it arrived in pieces (see HtmlFilter._overflow)
-            elif name in URL_ATTRS or b"style" in m.group().lower() or _ANY_HINT.search(m.group()):
+            elif name in URL_ATTRS or m.group().lower().find(b"style") >= 0 or _ANY_HINT.search(m.group()):
                 new, _, category = self.rewrite(name, m.group(), m.end(1) - m.start())
                 if category:
                     out.append(buf[last:lt])
