@@ -40,6 +40,8 @@ from collections.abc import AsyncIterator, Iterable
 
 import aiohttp
 import brotli
+from aiohttp import hdrs
+from multidict import istr
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
@@ -80,6 +82,8 @@ _RESPONSE_ROLES = {**dict.fromkeys(_HOP_BY_HOP | {b"date", b"server"}, _R_DROPPE
 _SKIP_UA = ("User-Agent",)
 _SKIP_UA_TYPE = ("User-Agent", "Content-Type")
 _SKIP_TYPE = ("Content-Type",)
+_NAMES: dict[bytes, str] = {}  # request header names as ``_name`` makes them
+_NAMES_LIMIT = 1024  # distinct names kept: a client inventing names gets them made afresh, not remembered
 _INLINE_LIMIT = 256 * 1024  # bodies this small are streamed without a disconnect watcher (cheaper)
 _BODY_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, zlib.error, brotli.error)
 
@@ -200,11 +204,12 @@ class ReverseProxy:
         host = chain = proto = public_host = accept_encoding = ""
         has_body = has_agent = has_type = False
         role_of = _ROLES.get
+        names = _NAMES
         for name, value in scope["headers"]:
             role = role_of(name)
             if role is None:  # most of a browser's headers: passed on as they are
                 if name[:6] != b"proxy-":
-                    out.append((name.decode("latin-1"), value.decode("latin-1")))
+                    out.append((names.get(name) or _name(name), value.decode("latin-1")))
                 continue
             text = value.decode("latin-1")
             if role == _AGENT:
@@ -226,18 +231,18 @@ class ReverseProxy:
             elif trusted and role == _PUBLIC:
                 public_host = text.strip()
             if name not in drop:
-                out.append((name.decode("latin-1"), text))
+                out.append((names.get(name) or _name(name), text))
         if connection and (named := _connection_named(connection)):
             out = [(name, value) for name, value in out if name.lower().encode("latin-1") not in named]
         scheme = proto or scope.get("scheme", "http")
         public_host = public_host or host
-        out.append(("X-Forwarded-For", f"{chain}, {peer}" if chain else peer))
-        out.append(("X-Forwarded-Proto", scheme))
+        out.append((hdrs.X_FORWARDED_FOR, f"{chain}, {peer}" if chain else peer))
+        out.append((hdrs.X_FORWARDED_PROTO, scheme))
         if public_host:
-            out.append(("X-Forwarded-Host", public_host))
+            out.append((hdrs.X_FORWARDED_HOST, public_host))
         # The public host: a trusted front proxy's X-Forwarded-Host, else the visitor's Host.
-        out.append(("Host", public_host if self._preserve_host and public_host else self._origin.raw_authority))
-        out.append(("Accept-Encoding", reduce_accept_encoding(accept_encoding) or "identity"))
+        out.append((hdrs.HOST, public_host if self._preserve_host and public_host else self._origin.raw_authority))
+        out.append((hdrs.ACCEPT_ENCODING, reduce_accept_encoding(accept_encoding) or "identity"))
         needs_type = has_body and not has_type
         skip = (_SKIP_UA_TYPE if needs_type else _SKIP_UA) if not has_agent else _SKIP_TYPE if needs_type else None
         return out, f"{scheme}://{public_host}" if public_host else "", has_body, skip
@@ -491,6 +496,15 @@ def _weaken(etag: bytes) -> bytes:
 async def _error(send: Send, scope: Scope, exc: errors.GatewayError) -> None:
     accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
     await errors.send_error(send, exc, errors.kind_for(accept), head=scope["method"] == "HEAD")
+
+
+def _name(raw: bytes) -> str:
+    """A request header's name as aiohttp keys its headers: an ``istr`` carries its case-folded form, so aiohttp
+    does not fold it again for each of its three copies of the headers. Made once per name (a site sees a few)."""
+    name = istr(raw.decode("latin-1"))
+    if len(_NAMES) < _NAMES_LIMIT:
+        _NAMES[raw] = name
+    return name
 
 
 def _connection_named(values: Iterable[str]) -> frozenset[bytes]:

@@ -257,6 +257,18 @@ async def test_upstream_gets_the_visitors_own_user_agent_and_content_type(proxy)
     assert data["h"]["content-type"] == "application/x-www-form-urlencoded"
 
 
+async def test_invented_header_names_reach_upstream_and_are_not_all_remembered(proxy):
+    """A client may send a new header name with every request: each is passed on, none grows memory for good."""
+    from gateway import proxy as module
+
+    names = [f"x-invented-{i}" for i in range(module._NAMES_LIMIT + 200)]
+    async with client(proxy) as c:
+        for chunk in range(0, len(names), 100):
+            data = seen(await c.get("/echo", headers={name: "v" for name in names[chunk:chunk + 100]}))
+            assert all(data["h"][name] == "v" for name in names[chunk:chunk + 100])
+    assert len(module._NAMES) <= module._NAMES_LIMIT
+
+
 async def test_redirect_is_passed_through_not_followed_and_mapped_back(proxy, upstream):
     async with client(proxy, peer="127.0.0.1") as c:
         resp = await c.get("/redirect", headers={"X-Forwarded-Proto": "https"})
