@@ -66,13 +66,17 @@ class HeadLimits:
     timeout: float = 10.0
 
 
-class CoalescingTransport:
-    """A transport whose small writes wait for the next write or the loop's next turn, whichever comes first."""
+class CoalescingTransport(asyncio.Transport):
+    """A transport whose small writes wait for the next write or the loop's next turn, whichever comes first.
+
+    The rest of the transport's methods are passed on one by one: a ``__getattr__`` would make every attribute
+    read of this object (a dozen per request) go through a slower lookup."""
 
     __slots__ = ("_transport", "_loop", "_held", "_expects_input", "_linger", "_dropped")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop,
                  expects_input: Callable[[], bool] = lambda: False) -> None:
+        super().__init__()
         self._transport = transport
         self._loop = loop
         self._held: bytes | None = None
@@ -80,7 +84,7 @@ class CoalescingTransport:
         self._linger: asyncio.TimerHandle | None = None
         self._dropped = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._linger is not None:
             return  # half-closed: nothing more can be sent
         held = self._held
@@ -93,7 +97,7 @@ class CoalescingTransport:
         else:
             self._transport.write(data)
 
-    def writelines(self, list_of_data: Iterable[bytes]) -> None:
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         self.write(b"".join(list_of_data))
 
     def write_eof(self) -> None:
@@ -139,8 +143,36 @@ class CoalescingTransport:
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + len(self._held or b"")
 
-    def __getattr__(self, name: str) -> Any:  # get_extra_info, pause_reading, set_protocol, abort...
-        return getattr(self._transport, name)
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
 
 
 _BAD_NAME = bytes(range(0x20)) + b'\x7f()<>@,;:[]={} "\\'  # what uvicorn's HEADER_RE refuses
@@ -273,7 +305,7 @@ class CoalescingHTTP(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._wrapped = CoalescingTransport(transport, asyncio.get_running_loop(), self._expects_input)
-        super().connection_made(self._wrapped)  # type: ignore[arg-type]  # a Transport in all but name
+        super().connection_made(self._wrapped)
         self._head_began = self.loop.time()
         self._arm(self._limits.timeout)
 

@@ -277,6 +277,34 @@ async def test_an_upload_that_expects_100_continue_is_told_to_go_on(served) -> N
         writer.close()
 
 
+async def test_a_websocket_upgrade_is_served_over_the_coalescing_transport() -> None:
+    """An upgraded connection leaves the HTTP protocol: the transport is handed to the WebSocket one whole."""
+    from websockets.asyncio.client import connect
+
+    async def app(scope, receive, send):
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            message = await receive()
+            await send({"type": "websocket.send", "text": "echo " + message["text"]})
+            await send({"type": "websocket.close", "code": 1000})
+
+    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off"}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}/live", open_timeout=5, close_timeout=2) as ws:
+            await ws.send("hi")
+            assert await asyncio.wait_for(ws.recv(), 5) == "echo hi"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.wait_for(task, 10)
+
+
 async def test_a_refusal_in_the_middle_of_an_upload_lingers_instead_of_resetting(served) -> None:
     """Closing a connection with input still coming makes the kernel answer the next bytes with a reset, and a
     reset can destroy the answer before the client has read it: a visitor uploading sees "connection reset"
