@@ -336,3 +336,46 @@ async def test_lingering_ends_when_the_client_sends_too_much(served) -> None:
             await asyncio.wait_for(writer.drain(), 5)
             await asyncio.sleep(0)
     writer.close()
+
+
+async def test_an_idle_kept_alive_connection_is_closed_and_a_busy_or_slow_one_is_not() -> None:
+    """The keep-alive timer is armed once and checks, when it fires, how long the connection has been idle: a
+    connection in use (a request every 0.2 s, a response slower than the timeout) stays open, an idle one is
+    closed about the timeout after its last response."""
+    async def app(scope, receive, send):
+        if scope["path"] == "/slow":
+            await asyncio.sleep(1.0)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off",
+               "timeout_keep_alive": 0.5}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    task = asyncio.ensure_future(server.serve())
+    loop = asyncio.get_running_loop()
+
+    async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> None:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"ok"
+
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for _ in range(8):  # 1.6 s of use, three times the timeout
+                await ask(reader, writer, "/")
+                await asyncio.sleep(0.2)
+            await ask(reader, writer, "/slow")  # 1 s to answer: the timer fires while the request is served
+            idle_from = loop.time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, once idle
+            assert 0.4 <= loop.time() - idle_from < 1.5
+        finally:
+            writer.close()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.wait_for(task, 10)
