@@ -75,7 +75,7 @@ async def main() -> None:
                         admin_token="bench-" + "t" * 20, cookie_secure=False,
                         data_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")))
     app = create_app(settings)
-    app.blocking.app = canned  # the proxy's place in the composition; every layer above it is the real one
+    app.site = canned  # the proxy's place in the one-pass pipeline; every layer above it is the real one
     await app.startup()
     kinds = {"page, undecided": ("/page.html", ""), "page, decided": ("/page.html", consent_cookie()),
              "asset": ("/app.js", "")}
