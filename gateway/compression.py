@@ -181,19 +181,20 @@ def vary_identity(start: Message) -> None:
     """The start of a response to a client that accepts no coding: Vary added where others get it compressed."""
     raw = start.get("headers") or []
     ctype = None
-    at = -1  # the one Vary line's index; -2 when there are several
-    for i, (name, value) in enumerate(raw):
+    varies = 0  # Vary lines (most responses have none: their place is looked up only when there is one)
+    for name, value in raw:
         if name == b"content-type":
             ctype = value
         elif name == b"vary":
-            at = i if at == -1 else -2
+            varies += 1
     if ctype is None or not _compressible_raw(ctype):
         return
-    if at == -1:
+    if not varies:
         start["headers"] = [*raw, _VARY_AE]
-    elif at == -2:
+    elif varies > 1:
         start["headers"] = add_vary(raw, b"Accept-Encoding")
     else:
+        at = next(i for i, (name, _) in enumerate(raw) if name == b"vary")
         merged = vary_with(raw[at][1], b"Accept-Encoding")
         if merged != raw[at][1]:
             edited = raw if isinstance(raw, list) else list(raw)

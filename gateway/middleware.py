@@ -50,6 +50,7 @@ class BlockingMiddleware:
         self.cookie_category = cookie_category
         self.api = api
         self.prefix = prefix
+        self._under = prefix + "/"  # made once: every request asks
         self.cache = BodyCache(CACHE_ENTRIES, CACHE_MAX_BODY)  # plans are kept alive by their entries
         self.edits: dict[tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], FilterPlan | None, str | None]] = {}
 
@@ -63,7 +64,7 @@ class BlockingMiddleware:
             await self.app(scope, receive, self.responder(scope, send).send)
 
     def is_api(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        return path.startswith(self._under) or path == self.prefix
 
     def responder(self, scope: Scope, send: Send, *, publish: bool = True,
                   on_start: Callable[[Message], None] | None = None) -> Responder:

@@ -338,11 +338,11 @@ class CoalescingHTTP(HttpToolsProtocol):
             else:
                 self._line, self._first_line = len(data) - newline - 1, False
         super().data_received(data)
-        if self._in_head and not self._refusal and not self.transport.is_closing():
-            if self._line > self._line_limit:
-                self._refusal = URI_TOO_LONG if self._first_line else HEAD_TOO_LARGE
-            elif self._head_read > self._total_limit:
-                self._refusal = HEAD_TOO_LARGE
+        if (self._in_head and not self._refusal
+                and (self._line > self._line_limit or self._head_read > self._total_limit)
+                and not self.transport.is_closing()):  # the limits first: they are plain numbers
+            self._refusal = (URI_TOO_LONG if self._line > self._line_limit and self._first_line
+                             else HEAD_TOO_LARGE)
         if self._refusal:
             self._refuse(self._refusal)
 
