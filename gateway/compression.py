@@ -180,15 +180,11 @@ def _compressible_raw(content_type: bytes) -> bool:
 def vary_identity(start: Message) -> None:
     """The start of a response to a client that accepts no coding: Vary added where others get it compressed."""
     raw = start.get("headers") or []
-    ctype = None
-    varies = 0  # Vary lines (most responses have none: their place is looked up only when there is one)
-    for name, value in raw:
-        if name == b"content-type":
-            ctype = value
-        elif name == b"vary":
-            varies += 1
+    named = dict(raw)  # in one pass in C; the Vary lines are counted only when there is one (most have none)
+    ctype = named.get(b"content-type")
     if ctype is None or not _compressible_raw(ctype):
         return
+    varies = sum(1 for name, _ in raw if name == b"vary") if b"vary" in named else 0
     if not varies:
         start["headers"] = [*raw, _VARY_AE]
     elif varies > 1:

@@ -177,17 +177,11 @@ class Responder:
     def _start(self, message: Message) -> None:
         """Edit the response headers in one pass; decide whether (and how) the body is rewritten."""
         raw = message.get("headers") or ()
-        ctype = b""
-        has_cookies = encoded = varies = False
-        for name, value in raw:
-            if name == b"content-type":
-                ctype = value
-            elif name == b"set-cookie":
-                has_cookies = varies = True
-            elif name == b"content-encoding":
-                encoded = True
-            elif name == b"content-security-policy":
-                varies = True  # a nonce changes with every response
+        named = dict(raw)  # the names asked about, in one pass in C (a repeated name keeps its last value)
+        ctype = named.get(b"content-type", b"")
+        has_cookies = b"set-cookie" in named
+        encoded = b"content-encoding" in named
+        varies = has_cookies or b"content-security-policy" in named  # a CSP's nonce changes with every response
         is_html = _is_html(ctype)
         if not is_html and not has_cookies:
             return

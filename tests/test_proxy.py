@@ -386,6 +386,34 @@ async def test_a_wildcard_trusts_every_peer_as_a_platform_router_needs(upstream)
     assert data["h"]["x-forwarded-for"] == "203.0.113.9, 198.51.100.4"
 
 
+async def test_each_visitor_gets_its_own_forwarded_headers_however_often_and_however_long(upstream):
+    """What the proxy adds for upstream is remembered per visitor: a repeat, another visitor, another scheme or
+    host, and a chain too long to remember each get their own."""
+    app = ReverseProxy(upstream.url, trusted=TrustedProxies(["10.0.0.0/8"]))
+    long_chain = ", ".join(f"198.51.100.{i}" for i in range(40))
+    asked = [("10.1.2.3", {"X-Forwarded-For": "203.0.113.9"}), ("10.1.2.3", {"X-Forwarded-For": "203.0.113.9"}),
+             ("10.1.2.3", {"X-Forwarded-For": "203.0.113.10"}), ("10.9.9.9", {"X-Forwarded-For": "203.0.113.9"}),
+             ("10.1.2.3", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}),
+             ("10.1.2.3", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "other.example"}),
+             ("10.1.2.3", {"X-Forwarded-For": long_chain}), ("10.1.2.3", {"X-Forwarded-For": long_chain})]
+    got = []
+    try:
+        for peer, headers in asked:
+            async with client(app, peer=peer) as c:
+                h = seen(await c.get("/echo", headers=headers))["h"]
+            got.append((h["x-forwarded-for"], h["x-forwarded-proto"], h["x-forwarded-host"]))
+    finally:
+        await app.aclose()
+    assert got == [("203.0.113.9, 10.1.2.3", "http", "public.example"),
+                   ("203.0.113.9, 10.1.2.3", "http", "public.example"),
+                   ("203.0.113.10, 10.1.2.3", "http", "public.example"),
+                   ("203.0.113.9, 10.9.9.9", "http", "public.example"),
+                   ("203.0.113.9, 10.1.2.3", "https", "public.example"),
+                   ("203.0.113.9, 10.1.2.3", "http", "other.example"),
+                   (f"{long_chain}, 10.1.2.3", "http", "public.example"),
+                   (f"{long_chain}, 10.1.2.3", "http", "public.example")]
+
+
 async def test_upstream_down_gives_502_page_or_json():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
