@@ -121,7 +121,6 @@ class ReverseProxy:
         self._max_html_bytes = max_html_bytes
         self._session: aiohttp.ClientSession | None = None
         self._url = functools.lru_cache(maxsize=1024)(self._url_uncached)  # pages are asked for again and again
-        self._forwarding = functools.lru_cache(maxsize=1024)(self._forwarding_uncached)  # a visitor asks again
 
     async def startup(self) -> None:
         """Open the pooled client in the running loop (idempotent)."""
@@ -235,25 +234,18 @@ class ReverseProxy:
                 out.append((names.get(name) or _name(name), text))
         if connection and (named := _connection_named(connection)):
             out = [(name, value) for name, value in out if name.lower().encode("latin-1") not in named]
+        scheme = proto or scope.get("scheme", "http")
         public_host = public_host or host
-        # Remembered per visitor (a page and its assets ask alike); long, one-off values would only crowd the cache.
-        forwarding = self._forwarding if len(chain) + len(public_host) <= 256 else self._forwarding_uncached
-        added, public = forwarding(peer, chain, proto or scope.get("scheme", "http"), public_host, accept_encoding)
-        out += added
+        out.append((hdrs.X_FORWARDED_FOR, f"{chain}, {peer}" if chain else peer))
+        out.append((hdrs.X_FORWARDED_PROTO, scheme))
+        if public_host:
+            out.append((hdrs.X_FORWARDED_HOST, public_host))
+        # The public host: a trusted front proxy's X-Forwarded-Host, else the visitor's Host.
+        out.append((hdrs.HOST, public_host if self._preserve_host and public_host else self._origin.raw_authority))
+        out.append((hdrs.ACCEPT_ENCODING, reduce_accept_encoding(accept_encoding) or "identity"))
         needs_type = has_body and not has_type
         skip = (_SKIP_UA_TYPE if needs_type else _SKIP_UA) if not has_agent else _SKIP_TYPE if needs_type else None
-        return out, public, has_body, skip
-
-    def _forwarding_uncached(self, peer: str, chain: str, scheme: str, public_host: str, accept_encoding: str
-                             ) -> tuple[tuple[tuple[str, str], ...], str]:
-        """The headers the proxy adds for upstream, and the public origin (for Location mapping)."""
-        added = [(hdrs.X_FORWARDED_FOR, f"{chain}, {peer}" if chain else peer), (hdrs.X_FORWARDED_PROTO, scheme)]
-        if public_host:
-            added.append((hdrs.X_FORWARDED_HOST, public_host))
-        # The public host: a trusted front proxy's X-Forwarded-Host, else the visitor's Host.
-        added.append((hdrs.HOST, public_host if self._preserve_host and public_host else self._origin.raw_authority))
-        added.append((hdrs.ACCEPT_ENCODING, reduce_accept_encoding(accept_encoding) or "identity"))
-        return tuple(added), f"{scheme}://{public_host}" if public_host else ""
+        return out, f"{scheme}://{public_host}" if public_host else "", has_body, skip
 
     def _response_headers(self, resp: aiohttp.ClientResponse, public: str
                           ) -> tuple[list[tuple[bytes, bytes]], bytes, bytes]:
