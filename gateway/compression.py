@@ -184,13 +184,13 @@ def vary_identity(start: Message) -> None:
     ctype = named.get(b"content-type")
     if ctype is None or not _compressible_raw(ctype):
         return
-    varies = sum(1 for name, _ in raw if name == b"vary") if b"vary" in named else 0
-    if not varies:
+    lines = [i for i, (name, _) in enumerate(raw) if name == b"vary"] if b"vary" in named else []
+    if not lines:
         start["headers"] = [*raw, _VARY_AE]
-    elif varies > 1:
+    elif len(lines) > 1:
         start["headers"] = add_vary(raw, b"Accept-Encoding")
     else:
-        at = next(i for i, (name, _) in enumerate(raw) if name == b"vary")
+        at = lines[0]
         merged = vary_with(raw[at][1], b"Accept-Encoding")
         if merged != raw[at][1]:
             edited = raw if isinstance(raw, list) else list(raw)
