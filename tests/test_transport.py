@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
+from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
@@ -98,6 +100,22 @@ def test_serve_runs_the_coalescing_protocol_with_the_head_limits_of_the_settings
     assert pickle.loads(pickle.dumps(http)).keywords == http.keywords  # --workers hands it to spawned processes
 
 
+@contextlib.asynccontextmanager
+async def serving(app, **options: object) -> AsyncIterator[int]:
+    """``app`` under uvicorn with serve's options (and ``options`` over them); yields its port."""
+    config = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off", **options}
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.wait_for(task, 10)
+
+
 @pytest.fixture
 async def served():
     """A small ASGI app under uvicorn with serve's options; yields (port, gate) where gate releases the stream."""
@@ -147,15 +165,9 @@ async def served():
                     "headers": [(b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off"}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield server.servers[0].sockets[0].getsockname()[1], gate
-    gate.set()
-    server.should_exit = True
-    await task
+    async with serving(app) as port:
+        yield port, gate
+        gate.set()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
@@ -289,20 +301,9 @@ async def test_a_websocket_upgrade_is_served_over_the_coalescing_transport() -> 
             await send({"type": "websocket.send", "text": "echo " + message["text"]})
             await send({"type": "websocket.close", "code": 1000})
 
-    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off"}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    task = asyncio.ensure_future(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}/live", open_timeout=5, close_timeout=2) as ws:
-            await ws.send("hi")
-            assert await asyncio.wait_for(ws.recv(), 5) == "echo hi"
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(app) as port, connect(f"ws://127.0.0.1:{port}/live", open_timeout=5, close_timeout=2) as ws:
+        await ws.send("hi")
+        assert await asyncio.wait_for(ws.recv(), 5) == "echo hi"
 
 
 async def test_a_refusal_in_the_middle_of_an_upload_lingers_instead_of_resetting(served) -> None:
@@ -348,10 +349,6 @@ async def test_an_idle_kept_alive_connection_is_closed_and_a_busy_or_slow_one_is
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    options = {**server_options(Settings()), "port": 0, "log_level": "warning", "lifespan": "off",
-               "timeout_keep_alive": 0.5}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    task = asyncio.ensure_future(server.serve())
     loop = asyncio.get_running_loop()
 
     async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> None:
@@ -360,10 +357,7 @@ async def test_an_idle_kept_alive_connection_is_closed_and_a_busy_or_slow_one_is
         assert head.startswith(b"HTTP/1.1 200")
         assert await asyncio.wait_for(reader.readexactly(2), 5) == b"ok"
 
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with serving(app, timeout_keep_alive=0.5) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for _ in range(8):  # 1.6 s of use, three times the timeout
@@ -375,7 +369,3 @@ async def test_an_idle_kept_alive_connection_is_closed_and_a_busy_or_slow_one_is
             assert 0.4 <= loop.time() - idle_from < 1.5
         finally:
             writer.close()
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await asyncio.wait_for(task, 10)
